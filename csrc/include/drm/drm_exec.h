@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * drm_exec: lock a set of GEM objects' reservation objects in one deadlock-free
+ * transaction. On contention every lock is dropped, the contended object is
+ * locked first (slow path) and the caller's locking block is run again.
+ * Implementation: drm_exec.c.
+ *
+ *	drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT, 0);
+ *	drm_exec_until_all_locked(&exec) {
+ *		ret = drm_exec_prepare_obj(&exec, obj, 1);
+ *		drm_exec_retry_on_contention(&exec);
+ *		if (ret)
+ *			goto error;
+ *	}
+ *	...
+ *	drm_exec_fini(&exec);
+ */
+#ifndef PYGPUVM_DRM_EXEC_H
+#define PYGPUVM_DRM_EXEC_H
+
+#include "linux/ww_mutex.h"
+
+struct drm_gem_object;
+
+#define DRM_EXEC_INTERRUPTIBLE_WAIT BIT(0)
+#define DRM_EXEC_IGNORE_DUPLICATES BIT(1)
+
+struct drm_exec {
+	u32 flags;
+	struct ww_acquire_ctx ticket;
+	unsigned int num_objects;
+	unsigned int max_objects;
+	/* Locked objects, each with a GEM reference held by the exec. */
+	struct drm_gem_object **objects;
+	/* Object to lock first on the next pass (referenced), or a start marker. */
+	struct drm_gem_object *contended;
+	/* Object locked by the slow path, to be claimed by the next lock call. */
+	struct drm_gem_object *prelocked;
+	/* Statistics: passes restarted because of contention. */
+	unsigned long num_backoffs;
+};
+
+void drm_exec_init(struct drm_exec *exec, u32 flags, unsigned int nr);
+/* Unlock everything, drop the references, free the array. */
+void drm_exec_fini(struct drm_exec *exec);
+/* Loop driver: true while the locking block must (re)run. */
+bool drm_exec_cleanup(struct drm_exec *exec);
+/* 0, -EDEADLK (contended: retry), -EALREADY (duplicate), -ENOMEM. */
+int drm_exec_lock_obj(struct drm_exec *exec, struct drm_gem_object *obj);
+void drm_exec_unlock_obj(struct drm_exec *exec, struct drm_gem_object *obj);
+/* Lock and reserve @num_fences fence slots. */
+int drm_exec_prepare_obj(struct drm_exec *exec, struct drm_gem_object *obj,
+			 unsigned int num_fences);
+int drm_exec_prepare_array(struct drm_exec *exec, struct drm_gem_object **objects,
+			   unsigned int num_objects, unsigned int num_fences);
+
+static inline bool drm_exec_is_contended(struct drm_exec *exec)
+{
+	return exec->contended != NULL;
+}
+
+/* C11 form of the kernel's macros: a while loop, so "continue" retries. */
+#define drm_exec_until_all_locked(exec) while (drm_exec_cleanup(exec))
+#define drm_exec_retry_on_contention(exec)            \
+	if (unlikely(drm_exec_is_contended(exec)))    \
+		continue
+
+#define drm_exec_for_each_locked_object(exec, index, obj)                     \
+	for ((index) = 0; (index) < (exec)->num_objects &&                    \
+			  ((obj) = (exec)->objects[(index)], 1);              \
+	     ++(index))
+#define drm_exec_for_each_locked_object_reverse(exec, index, obj)             \
+	for ((index) = (exec)->num_objects; (index) > 0 &&                    \
+			  ((obj) = (exec)->objects[(index) - 1], 1);          \
+	     --(index))
+
+#endif

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Diagnostics. A kernel WARN becomes a call to the process-wide diagnostics
+ * hook (an atomic counter plus an optional callback receiving the text); the
+ * code then continues exactly as the kernel would. GPUVM_BUG() is for states
+ * where continuing would corrupt memory: it prints and aborts. Neither depends
+ * on NDEBUG, so checks stay active in release builds. Implementation: diag.c.
+ */
+#ifndef PYGPUVM_LINUX_BUG_H
+#define PYGPUVM_LINUX_BUG_H
+
+#include "linux/types.h"
+
+#if defined(__GNUC__)
+#define GPUVM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define GPUVM_NORETURN __attribute__((noreturn))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define GPUVM_PRINTF(a, b)
+#define GPUVM_NORETURN
+#define likely(x) (x)
+#define unlikely(x) (x)
+#endif
+
+typedef void (*gpuvm_warn_fn)(const char *file, int line, const char *msg, void *data);
+
+/* Report one WARN: counts it and calls the hook with the formatted text. */
+void gpuvm_warn(const char *file, int line, const char *fmt, ...) GPUVM_PRINTF(3, 4);
+/* Number of WARNs reported by this process so far. */
+unsigned long gpuvm_warn_count(void);
+/* Install (or with NULL remove) the WARN callback; thread-safe. */
+void gpuvm_set_warn_hook(gpuvm_warn_fn fn, void *data);
+
+GPUVM_NORETURN void gpuvm_bug(const char *file, int line, const char *fmt, ...)
+	GPUVM_PRINTF(3, 4);
+
+/* WARN(cond, fmt, ...) evaluates to cond, like the kernel's. */
+#define WARN(cond, ...)                                                  \
+	(unlikely(cond) ? (gpuvm_warn(__FILE__, __LINE__, __VA_ARGS__), 1) : 0)
+#define WARN_ON(cond) WARN(cond, "WARN_ON(%s)", #cond)
+
+/* Checks that must never fail; active in every build. */
+#define GPUVM_BUG_ON(cond)                                               \
+	do {                                                             \
+		if (unlikely(cond))                                      \
+			gpuvm_bug(__FILE__, __LINE__, "BUG_ON(%s)", #cond); \
+	} while (0)
+
+/*
+ * Lock assertions (lockdep in the kernel). A failed assertion is reported as a
+ * WARN carrying "lock not held" so tests and Python can see it; compiled out
+ * only with -DGPUVM_NO_LOCK_CHECKS (benchmark builds).
+ */
+#ifdef GPUVM_NO_LOCK_CHECKS
+#define gpuvm_lockdep_assert(held, what) ((void)0)
+#else
+#define gpuvm_lockdep_assert(held, what) \
+	((void)WARN(!(held), "lock not held: %s", what))
+#endif
+
+#endif
