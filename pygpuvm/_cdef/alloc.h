@@ -1,0 +1,1 @@
+/* cdef for alloc: placeholder, written by another engineer */

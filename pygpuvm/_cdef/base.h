@@ -1,0 +1,1 @@
+/* cdef for base: placeholder, written by another engineer */

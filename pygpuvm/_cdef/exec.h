@@ -1,0 +1,1 @@
+/* cdef for exec: placeholder, written by another engineer */

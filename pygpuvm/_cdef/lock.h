@@ -1,0 +1,1 @@
+/* cdef for lock: placeholder, written by another engineer */

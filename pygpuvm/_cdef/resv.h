@@ -1,0 +1,1 @@
+/* cdef for resv: placeholder, written by another engineer */

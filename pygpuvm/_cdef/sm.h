@@ -1,0 +1,1 @@
+/* cdef for sm: placeholder, written by another engineer */

@@ -1,0 +1,1 @@
+/* cdef for vm_bo: placeholder, written by another engineer */
