@@ -1,2 +1,610 @@
-/* placeholder: written by another engineer */
-typedef int placeholder_sm_t;
+// SPDX-License-Identifier: MIT
+/*
+ * Split/merge engine: the sm_map / madvise / sm_unmap walks, their callback
+ * and ops-list front ends, the prefetch and bo_unmap lists, and the helpers
+ * that apply a single step to the VA tree (drm_gpuva_map/remap/unmap).
+ *
+ * Every step is built on the walker's stack; REMAP sub-structs point at
+ * walker locals, so a driver that wants to keep a step must copy it (the
+ * ops-list builders below do). The walks themselves never allocate.
+ */
+#include <string.h>
+
+#include "drm/drm_gpuvm.h"
+#include "linux/slab.h"
+
+#include "gem_gpuva_lock.h"
+#include "sm_internal.h"
+
+/* ------------------------------------------------------------ step emission */
+
+/*
+ * A NULL step callback is a step the caller does not care about (internal
+ * users such as the exec-lock walks only need some of them); the public
+ * entry points check for the callbacks they require before walking.
+ */
+static int op_map_cb(const struct drm_gpuvm_ops *fn, void *priv, u64 addr, u64 range,
+		     struct drm_gem_object *obj, u64 offset)
+{
+	struct drm_gpuva_op op = {
+		.op = DRM_GPUVA_OP_MAP,
+		.map = {
+			.va = { .addr = addr, .range = range },
+			.gem = { .offset = offset, .obj = obj },
+		},
+	};
+
+	if (!fn->sm_step_map)
+		return 0;
+	return fn->sm_step_map(&op, priv);
+}
+
+static int op_remap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva_op_map *prev,
+		       struct drm_gpuva_op_map *next, struct drm_gpuva_op_unmap *unmap)
+{
+	struct drm_gpuva_op op = {
+		.op = DRM_GPUVA_OP_REMAP,
+		.remap = { .prev = prev, .next = next, .unmap = unmap },
+	};
+
+	if (!fn->sm_step_remap)
+		return 0;
+	return fn->sm_step_remap(&op, priv);
+}
+
+static int op_unmap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva *va,
+		       bool keep)
+{
+	struct drm_gpuva_op op = {
+		.op = DRM_GPUVA_OP_UNMAP,
+		.unmap = { .va = va, .keep = keep },
+	};
+
+	if (!fn->sm_step_unmap)
+		return 0;
+	return fn->sm_step_unmap(&op, priv);
+}
+
+/* ------------------------------------------------------------------- walks */
+
+int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
+		       const struct drm_gpuvm_map_req *req, bool madvise)
+{
+	const u64 req_addr = req->map.va.addr;
+	const u64 req_range = req->map.va.range;
+	const u64 req_end = req_addr + req_range;
+	struct drm_gem_object *req_obj = req->map.gem.obj;
+	const u64 req_offset = req->map.gem.offset;
+	/* madvise only re-maps what it actually split (see the table in §4.5). */
+	bool needs_map = !madvise;
+	struct drm_gpuva *va, *next;
+	int ret = 0;
+
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
+		return -EINVAL;
+
+	drm_gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+		struct drm_gem_object *obj = va->gem.obj;
+		const u64 offset = va->gem.offset;
+		const u64 addr = va->va.addr;
+		const u64 range = va->va.range;
+		const u64 end = addr + range;
+		/* A VA without a GEM has no backing that could be reused. */
+		bool keep = obj != NULL;
+
+		/* madvise only splits GEM-less (e.g. SVM) mappings. */
+		if (madvise && obj)
+			continue;
+
+		if (addr == req_addr) {
+			keep = keep && obj == req_obj && offset == req_offset;
+
+			if (end == req_end) {
+				if (!madvise)
+					ret = op_unmap_cb(ops, priv, va, keep);
+				break;
+			}
+
+			if (end < req_end) {
+				if (!madvise) {
+					ret = op_unmap_cb(ops, priv, va, keep);
+					if (ret)
+						return ret;
+				}
+				continue;
+			}
+
+			/* end > req_end: the tail survives. */
+			struct drm_gpuva_op_map n = {
+				.va = { .addr = req_end, .range = range - req_range },
+				.gem = { .offset = offset + req_range, .obj = obj },
+			};
+			struct drm_gpuva_op_unmap u = { .va = va, .keep = keep };
+
+			ret = op_remap_cb(ops, priv, NULL, &n, &u);
+			if (ret)
+				return ret;
+			needs_map = true;
+			break;
+		} else if (addr < req_addr) {
+			const u64 ls_range = req_addr - addr;
+			struct drm_gpuva_op_map p = {
+				.va = { .addr = addr, .range = ls_range },
+				.gem = { .offset = offset, .obj = obj },
+			};
+			struct drm_gpuva_op_unmap u;
+
+			keep = keep && obj == req_obj && offset + ls_range == req_offset;
+			u = (struct drm_gpuva_op_unmap){ .va = va, .keep = keep };
+
+			if (end == req_end) {
+				ret = op_remap_cb(ops, priv, &p, NULL, &u);
+				if (ret)
+					return ret;
+				needs_map = true;
+				break;
+			}
+
+			if (end < req_end) {
+				ret = op_remap_cb(ops, priv, &p, NULL, &u);
+				if (ret)
+					return ret;
+				if (madvise) {
+					/* The split-off part inside the request, without a GEM. */
+					ret = op_map_cb(ops, priv, req_addr, end - req_addr, NULL, 0);
+					if (ret)
+						return ret;
+				}
+				continue;
+			}
+
+			/* end > req_end: the request punches a hole in the middle. */
+			struct drm_gpuva_op_map n = {
+				.va = { .addr = req_end, .range = end - req_end },
+				.gem = { .offset = offset + ls_range + req_range, .obj = obj },
+			};
+
+			ret = op_remap_cb(ops, priv, &p, &n, &u);
+			if (ret)
+				return ret;
+			needs_map = true;
+			break;
+		} else {
+			/* addr > req_addr */
+			keep = keep && obj == req_obj &&
+			       offset == req_offset + (addr - req_addr);
+
+			if (end == req_end) {
+				if (!madvise)
+					ret = op_unmap_cb(ops, priv, va, keep);
+				break;
+			}
+
+			if (end < req_end) {
+				if (!madvise) {
+					ret = op_unmap_cb(ops, priv, va, keep);
+					if (ret)
+						return ret;
+				}
+				continue;
+			}
+
+			/* end > req_end: the tail survives. */
+			struct drm_gpuva_op_map n = {
+				.va = { .addr = req_end, .range = end - req_end },
+				.gem = { .offset = offset + (req_end - addr), .obj = obj },
+			};
+			struct drm_gpuva_op_unmap u = { .va = va, .keep = keep };
+
+			ret = op_remap_cb(ops, priv, NULL, &n, &u);
+			if (ret)
+				return ret;
+			if (madvise) {
+				/* Only [addr, req_end) was split; nothing else to map. */
+				return op_map_cb(ops, priv, addr, req_end - addr, NULL, 0);
+			}
+			break;
+		}
+	}
+
+	if (ret)
+		return ret;
+	if (!needs_map)
+		return 0;
+	return op_map_cb(ops, priv, req_addr, req_range, req_obj, req_offset);
+}
+
+int __drm_gpuvm_sm_unmap(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
+			 u64 req_addr, u64 req_range)
+{
+	const u64 req_end = req_addr + req_range;
+	struct drm_gpuva *va, *next;
+	int ret;
+
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
+		return -EINVAL;
+
+	drm_gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+		struct drm_gpuva_op_map prev = { 0 }, nxt = { 0 };
+		const u64 addr = va->va.addr;
+		const u64 end = addr + va->va.range;
+		bool has_prev = false, has_next = false;
+
+		if (addr < req_addr) {
+			prev = (struct drm_gpuva_op_map){
+				.va = { .addr = addr, .range = req_addr - addr },
+				.gem = { .offset = va->gem.offset, .obj = va->gem.obj },
+			};
+			has_prev = true;
+		}
+
+		if (end > req_end) {
+			nxt = (struct drm_gpuva_op_map){
+				.va = { .addr = req_end, .range = end - req_end },
+				.gem = { .offset = va->gem.offset + (req_end - addr),
+					 .obj = va->gem.obj },
+			};
+			has_next = true;
+		}
+
+		if (has_prev || has_next) {
+			struct drm_gpuva_op_unmap u = { .va = va, .keep = false };
+
+			ret = op_remap_cb(ops, priv, has_prev ? &prev : NULL,
+					  has_next ? &nxt : NULL, &u);
+		} else {
+			ret = op_unmap_cb(ops, priv, va, false);
+		}
+		if (ret)
+			return ret;
+	}
+
+	return 0;
+}
+
+int drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, void *priv, const struct drm_gpuvm_map_req *req)
+{
+	const struct drm_gpuvm_ops *ops = gpuvm->ops;
+
+	if (unlikely(!(ops && ops->sm_step_map && ops->sm_step_remap && ops->sm_step_unmap)))
+		return -EINVAL;
+
+	return __drm_gpuvm_sm_map(gpuvm, ops, priv, req, false);
+}
+
+int drm_gpuvm_sm_unmap(struct drm_gpuvm *gpuvm, void *priv, u64 req_addr, u64 req_range)
+{
+	const struct drm_gpuvm_ops *ops = gpuvm->ops;
+
+	if (unlikely(!(ops && ops->sm_step_remap && ops->sm_step_unmap)))
+		return -EINVAL;
+
+	return __drm_gpuvm_sm_unmap(gpuvm, ops, priv, req_addr, req_range);
+}
+
+/* --------------------------------------------------------------- ops lists */
+
+/*
+ * Without a driver op_alloc a REMAP op and its three sub-structs come from a
+ * single allocation (at most one allocation per op) and are freed as one.
+ */
+struct remap_op_block {
+	struct drm_gpuva_op op;
+	struct drm_gpuva_op_map prev;
+	struct drm_gpuva_op_map next;
+	struct drm_gpuva_op_unmap unmap;
+};
+
+static bool driver_op_alloc(struct drm_gpuvm *gpuvm)
+{
+	return gpuvm->ops && gpuvm->ops->op_alloc;
+}
+
+static struct drm_gpuva_op *gpuva_op_alloc(struct drm_gpuvm *gpuvm)
+{
+	if (driver_op_alloc(gpuvm))
+		return gpuvm->ops->op_alloc();
+	return kzalloc(sizeof(struct drm_gpuva_op));
+}
+
+/*
+ * Frees only the op's own memory. Our kzalloc'd ops (including REMAP blocks)
+ * are always kfree'd; op_free is for memory that came from op_alloc.
+ */
+static void gpuva_op_free_mem(struct drm_gpuvm *gpuvm, struct drm_gpuva_op *op)
+{
+	if (driver_op_alloc(gpuvm) && gpuvm->ops->op_free)
+		gpuvm->ops->op_free(op);
+	else
+		kfree(op);
+}
+
+/* Release a REMAP op's separately allocated sub-structs (op_alloc case). */
+static void remap_subs_free(struct drm_gpuva_op_remap *r)
+{
+	kfree(r->prev);
+	kfree(r->next);
+	kfree(r->unmap);
+	r->prev = NULL;
+	r->next = NULL;
+	r->unmap = NULL;
+}
+
+static void gpuva_op_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_op *op)
+{
+	if (op->op == DRM_GPUVA_OP_REMAP && driver_op_alloc(gpuvm))
+		remap_subs_free(&op->remap);
+	gpuva_op_free_mem(gpuvm, op);
+}
+
+static void *dup_mem(const void *src, size_t size)
+{
+	void *p = kmalloc(size);
+
+	if (p)
+		memcpy(p, src, size);
+	return p;
+}
+
+/* Deep-copy a stack step into a heap op; NULL on -ENOMEM (nothing leaked). */
+static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, const struct drm_gpuva_op *src)
+{
+	struct drm_gpuva_op *op;
+
+	if (src->op == DRM_GPUVA_OP_REMAP && !driver_op_alloc(gpuvm)) {
+		struct remap_op_block *b = kzalloc(sizeof(*b));
+
+		if (!b)
+			return NULL;
+		b->op = *src;
+		b->unmap = *src->remap.unmap;
+		b->op.remap.unmap = &b->unmap;
+		if (src->remap.prev) {
+			b->prev = *src->remap.prev;
+			b->op.remap.prev = &b->prev;
+		}
+		if (src->remap.next) {
+			b->next = *src->remap.next;
+			b->op.remap.next = &b->next;
+		}
+		return &b->op;
+	}
+
+	op = gpuva_op_alloc(gpuvm);
+	if (!op)
+		return NULL;
+	*op = *src;
+
+	if (src->op != DRM_GPUVA_OP_REMAP)
+		return op;
+
+	/* Kernel layout: separately owned sub-structs. Unlike the kernel, a
+	 * failure part-way frees the ones already duplicated. */
+	op->remap.prev = NULL;
+	op->remap.next = NULL;
+	op->remap.unmap = dup_mem(src->remap.unmap, sizeof(*src->remap.unmap));
+	if (!op->remap.unmap)
+		goto err;
+	if (src->remap.prev) {
+		op->remap.prev = dup_mem(src->remap.prev, sizeof(*src->remap.prev));
+		if (!op->remap.prev)
+			goto err;
+	}
+	if (src->remap.next) {
+		op->remap.next = dup_mem(src->remap.next, sizeof(*src->remap.next));
+		if (!op->remap.next)
+			goto err;
+	}
+	return op;
+
+err:
+	remap_subs_free(&op->remap);
+	gpuva_op_free_mem(gpuvm, op);
+	return NULL;
+}
+
+struct ops_builder {
+	struct drm_gpuvm *vm;
+	struct drm_gpuva_ops *ops;
+};
+
+static int builder_step(struct drm_gpuva_op *step, void *priv)
+{
+	struct ops_builder *b = priv;
+	struct drm_gpuva_op *op = gpuva_op_dup(b->vm, step);
+
+	if (!op)
+		return -ENOMEM;
+	list_add_tail(&op->entry, &b->ops->list);
+	return 0;
+}
+
+static const struct drm_gpuvm_ops builder_ops = {
+	.sm_step_map = builder_step,
+	.sm_step_remap = builder_step,
+	.sm_step_unmap = builder_step,
+};
+
+static struct drm_gpuva_ops *ops_new(void)
+{
+	struct drm_gpuva_ops *ops = kzalloc(sizeof(*ops));
+
+	if (ops)
+		INIT_LIST_HEAD(&ops->list);
+	return ops;
+}
+
+static struct drm_gpuva_ops *__sm_map_ops_create(struct drm_gpuvm *gpuvm,
+						 const struct drm_gpuvm_map_req *req, bool madvise)
+{
+	struct ops_builder b = { .vm = gpuvm };
+	int ret;
+
+	/* Reject before allocating anything: the walk would anyway. */
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
+		return ERR_PTR(-EINVAL);
+
+	b.ops = ops_new();
+	if (!b.ops)
+		return ERR_PTR(-ENOMEM);
+
+	ret = __drm_gpuvm_sm_map(gpuvm, &builder_ops, &b, req, madvise);
+	if (ret) {
+		drm_gpuva_ops_free(gpuvm, b.ops);
+		return ERR_PTR(ret);
+	}
+	return b.ops;
+}
+
+struct drm_gpuva_ops *drm_gpuvm_sm_map_ops_create(struct drm_gpuvm *gpuvm,
+						  const struct drm_gpuvm_map_req *req)
+{
+	return __sm_map_ops_create(gpuvm, req, false);
+}
+
+struct drm_gpuva_ops *drm_gpuvm_madvise_ops_create(struct drm_gpuvm *gpuvm,
+						   const struct drm_gpuvm_map_req *req)
+{
+	return __sm_map_ops_create(gpuvm, req, true);
+}
+
+struct drm_gpuva_ops *drm_gpuvm_sm_unmap_ops_create(struct drm_gpuvm *gpuvm, u64 req_addr,
+						    u64 req_range)
+{
+	struct ops_builder b = { .vm = gpuvm };
+	int ret;
+
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
+		return ERR_PTR(-EINVAL);
+
+	b.ops = ops_new();
+	if (!b.ops)
+		return ERR_PTR(-ENOMEM);
+
+	ret = __drm_gpuvm_sm_unmap(gpuvm, &builder_ops, &b, req_addr, req_range);
+	if (ret) {
+		drm_gpuva_ops_free(gpuvm, b.ops);
+		return ERR_PTR(ret);
+	}
+	return b.ops;
+}
+
+/* Append a one-VA op (PREFETCH or UNMAP keep=false); -ENOMEM on failure. */
+static int ops_add_va_op(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
+			 enum drm_gpuva_op_type type, struct drm_gpuva *va)
+{
+	struct drm_gpuva_op *op = gpuva_op_alloc(gpuvm);
+
+	if (!op)
+		return -ENOMEM;
+	/* Whole-struct store: op_alloc memory need not be zeroed for keep. */
+	if (type == DRM_GPUVA_OP_PREFETCH)
+		*op = (struct drm_gpuva_op){ .op = type, .prefetch = { .va = va } };
+	else
+		*op = (struct drm_gpuva_op){ .op = type, .unmap = { .va = va, .keep = false } };
+	list_add_tail(&op->entry, &ops->list);
+	return 0;
+}
+
+struct drm_gpuva_ops *drm_gpuvm_prefetch_ops_create(struct drm_gpuvm *gpuvm, u64 addr,
+						    u64 range)
+{
+	const u64 end = addr + range;
+	struct drm_gpuva_ops *ops;
+	struct drm_gpuva *va;
+
+	ops = ops_new();
+	if (!ops)
+		return ERR_PTR(-ENOMEM);
+
+	/* No validation, as the kernel: the reserved node is walked too. */
+	drm_gpuvm_for_each_va_range(va, gpuvm, addr, end) {
+		if (ops_add_va_op(gpuvm, ops, DRM_GPUVA_OP_PREFETCH, va)) {
+			drm_gpuva_ops_free(gpuvm, ops);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	return ops;
+}
+
+struct drm_gpuva_ops *drm_gpuvm_bo_unmap_ops_create_locked(struct drm_gpuvm_bo *vm_bo)
+{
+	struct drm_gpuvm *gpuvm = vm_bo->vm;
+	struct drm_gpuva_ops *ops;
+	struct drm_gpuva *va;
+
+	drm_gem_gpuva_assert_lock_held(gpuvm, vm_bo->obj);
+
+	ops = ops_new();
+	if (!ops)
+		return ERR_PTR(-ENOMEM);
+
+	drm_gpuvm_bo_for_each_va(va, vm_bo) {
+		if (ops_add_va_op(gpuvm, ops, DRM_GPUVA_OP_UNMAP, va)) {
+			drm_gpuva_ops_free(gpuvm, ops);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	return ops;
+}
+
+struct drm_gpuva_ops *drm_gpuvm_bo_unmap_ops_create(struct drm_gpuvm_bo *vm_bo)
+{
+	struct drm_gpuva_ops *ops;
+	bool taken;
+
+	/* No reference is dropped in between, so lock/unlock is all it takes. */
+	taken = gpuvm_gem_gpuva_lock(vm_bo->vm, vm_bo->obj);
+	ops = drm_gpuvm_bo_unmap_ops_create_locked(vm_bo);
+	gpuvm_gem_gpuva_unlock(vm_bo->vm, vm_bo->obj, taken);
+	return ops;
+}
+
+void drm_gpuva_ops_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops)
+{
+	struct drm_gpuva_op *op, *next;
+
+	if (!ops)
+		return;
+
+	drm_gpuva_for_each_op_safe(op, next, ops) {
+		list_del(&op->entry);
+		gpuva_op_free(gpuvm, op);
+	}
+	kfree(ops);
+}
+
+/* ------------------------------------------------- applying single steps */
+
+void drm_gpuva_map(struct drm_gpuvm *gpuvm, struct drm_gpuva *va,
+		   const struct drm_gpuva_op_map *op)
+{
+	drm_gpuva_init_from_op(va, op);
+	/* As the kernel, a failed insert is silent: va->vm stays as it was. */
+	(void)drm_gpuva_insert(gpuvm, va);
+}
+
+void drm_gpuva_remap(struct drm_gpuva *prev, struct drm_gpuva *next,
+		     const struct drm_gpuva_op_remap *op)
+{
+	struct drm_gpuva *va = op->unmap->va;
+	/* Read before removal; remove keeps va->vm, but be explicit. */
+	struct drm_gpuvm *gpuvm = va->vm;
+
+	drm_gpuva_remove(va);
+
+	if (op->prev) {
+		drm_gpuva_init_from_op(prev, op->prev);
+		(void)drm_gpuva_insert(gpuvm, prev);
+	}
+
+	if (op->next) {
+		drm_gpuva_init_from_op(next, op->next);
+		(void)drm_gpuva_insert(gpuvm, next);
+	}
+}
+
+void drm_gpuva_unmap(const struct drm_gpuva_op_unmap *op)
+{
+	drm_gpuva_remove(op->va);
+}
