@@ -45,8 +45,11 @@ struct gpuvm_apply_ctx {
 
 /*
  * Apply @ops (created against the current state of @gpuvm). @vm_bo is the
- * vm_bo new map pieces are linked to (NULL when the map has no GEM). Returns
- * 0 or -ENOMEM (nothing applied).
+ * vm_bo new map pieces are linked to (NULL when the map has no GEM). @ctx may
+ * be NULL (all defaults). Remap pieces inherit the old VA's flags. Returns 0,
+ * -ENOMEM, or -EINVAL when a map op has a GEM but @vm_bo is not that GEM's
+ * vm_bo in @gpuvm, or an unmap op names the reserved node; on error nothing
+ * is applied.
  */
 int gpuvm_apply_ops(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 		    struct drm_gpuva_ops *ops, const struct gpuvm_apply_ctx *ctx);

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The reference driver: applies an ops list to a VM the way a staged-mode
+ * kernel driver does (TRACE.md "How ops are applied"). The library owns the
+ * VAs it creates here; they come from ctx->va_alloc (or kzalloc) and go back
+ * to ctx->va_free (or kfree) when unmapped, so every VA of a VM driven by this
+ * file must come from the same allocator.
+ */
+#include "drm/gpuvm_apply.h"
+#include "linux/slab.h"
+
+static struct drm_gpuva *va_alloc(const struct gpuvm_apply_ctx *ctx)
+{
+	if (ctx->va_alloc)
+		return ctx->va_alloc(ctx->priv);
+	return kzalloc(sizeof(struct drm_gpuva));
+}
+
+static void va_free(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *va)
+{
+	if (ctx->va_free)
+		ctx->va_free(va, ctx->priv);
+	else
+		kfree(va);
+}
+
+/*
+ * Pre-allocated VAs wait on a local list threaded through their rb.entry
+ * (unused until insert), so the pool itself needs no allocation.
+ */
+static struct drm_gpuva *pool_pop(struct list_head *pool)
+{
+	struct drm_gpuva *va = list_first_entry(pool, struct drm_gpuva, rb.entry);
+
+	list_del(&va->rb.entry);
+	drm_gpuva_init_lists(va);
+	return va;
+}
+
+static void pool_free(const struct gpuvm_apply_ctx *ctx, struct list_head *pool)
+{
+	while (!list_empty(pool))
+		va_free(ctx, pool_pop(pool));
+}
+
+static void apply_link(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *va,
+		       struct drm_gpuvm_bo *vm_bo)
+{
+	if (!va->gem.obj || !vm_bo)
+		return;
+	if (ctx->flags & GPUVM_APPLY_LOCKED)
+		drm_gpuva_link_locked(va, vm_bo);
+	else
+		drm_gpuva_link(va, vm_bo);
+}
+
+static void apply_unlink(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
+			 struct drm_gpuva *va)
+{
+	/* Never linked (no GEM, or inserted by hand): nothing to drop. */
+	if (!va->gem.obj || !va->vm_bo)
+		return;
+	if (ctx->flags & GPUVM_APPLY_LOCKED)
+		drm_gpuva_unlink_locked(va);
+	else if (drm_gpuvm_immediate_mode(gpuvm))
+		drm_gpuva_unlink_defer(va);
+	else
+		drm_gpuva_unlink(va);
+}
+
+/* A piece drm_gpuva_map/remap could not insert: report it and drop it. */
+static bool piece_inserted(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *va,
+			   const struct drm_gpuva_op_map *piece)
+{
+	/* va->vm is only ever set by a successful insert of a zeroed VA. */
+	if (va->vm)
+		return true;
+	if (ctx->insert_failed)
+		ctx->insert_failed(piece, ctx->priv);
+	va_free(ctx, va);
+	return false;
+}
+
+static void apply_map(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
+		      const struct gpuvm_apply_ctx *ctx, struct list_head *pool,
+		      const struct drm_gpuva_op_map *map)
+{
+	struct drm_gpuva *va = pool_pop(pool);
+
+	drm_gpuva_map(gpuvm, va, map);
+	if (piece_inserted(ctx, va, map))
+		apply_link(ctx, va, vm_bo);
+}
+
+static void apply_remap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
+			struct list_head *pool, const struct drm_gpuva_op_remap *remap)
+{
+	struct drm_gpuva *old = remap->unmap->va;
+	struct drm_gpuva *prev = remap->prev ? pool_pop(pool) : NULL;
+	struct drm_gpuva *next = remap->next ? pool_pop(pool) : NULL;
+
+	/* The pieces are still the same kind of mapping (sparse, ...). */
+	if (prev)
+		prev->flags = old->flags;
+	if (next)
+		next->flags = old->flags;
+
+	drm_gpuva_remap(prev, next, remap);
+
+	/*
+	 * Link the pieces while @old still holds its vm_bo reference: unlinking
+	 * first could drop the last one and free the vm_bo (and its GEM).
+	 */
+	if (prev && piece_inserted(ctx, prev, remap->prev))
+		apply_link(ctx, prev, old->vm_bo);
+	if (next && piece_inserted(ctx, next, remap->next))
+		apply_link(ctx, next, old->vm_bo);
+
+	if (ctx->va_removed)
+		ctx->va_removed(old, ctx->priv);
+	apply_unlink(gpuvm, ctx, old);
+	va_free(ctx, old);
+}
+
+static void apply_unmap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
+			const struct drm_gpuva_op_unmap *unmap)
+{
+	struct drm_gpuva *va = unmap->va;
+
+	if (ctx->va_removed)
+		ctx->va_removed(va, ctx->priv);
+	apply_unlink(gpuvm, ctx, va);
+	drm_gpuva_unmap(unmap);
+	va_free(ctx, va);
+}
+
+/*
+ * Everything that can fail is checked or allocated here, before the VM is
+ * touched: on error nothing has changed.
+ */
+static int apply_prepare(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
+			 struct drm_gpuva_ops *ops, const struct gpuvm_apply_ctx *ctx,
+			 struct list_head *pool)
+{
+	struct drm_gpuva_op *op;
+	size_t need = 0;
+
+	drm_gpuva_for_each_op(op, ops) {
+		switch (op->op) {
+		case DRM_GPUVA_OP_MAP:
+			/* Linking a GEM-backed piece needs that GEM's vm_bo in this VM. */
+			if (op->map.gem.obj &&
+			    (!vm_bo || vm_bo->obj != op->map.gem.obj || vm_bo->vm != gpuvm))
+				return -EINVAL;
+			need++;
+			break;
+		case DRM_GPUVA_OP_REMAP:
+			need += (op->remap.prev != NULL) + (op->remap.next != NULL);
+			break;
+		case DRM_GPUVA_OP_UNMAP:
+			/* Only prefetch lists carry the reserved node; it is not ours. */
+			if (op->unmap.va == &gpuvm->kernel_alloc_node)
+				return -EINVAL;
+			break;
+		default:
+			break;
+		}
+	}
+
+	while (need--) {
+		struct drm_gpuva *va = va_alloc(ctx);
+
+		if (!va) {
+			pool_free(ctx, pool);
+			return -ENOMEM;
+		}
+		list_add_tail(&va->rb.entry, pool);
+	}
+	return 0;
+}
+
+int gpuvm_apply_ops(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
+		    struct drm_gpuva_ops *ops, const struct gpuvm_apply_ctx *ctx)
+{
+	static const struct gpuvm_apply_ctx default_ctx;
+	struct list_head pool;
+	struct drm_gpuva_op *op;
+	int ret;
+
+	if (!ctx)
+		ctx = &default_ctx;
+
+	INIT_LIST_HEAD(&pool);
+	ret = apply_prepare(gpuvm, vm_bo, ops, ctx, &pool);
+	if (ret)
+		return ret;
+
+	drm_gpuva_for_each_op(op, ops) {
+		switch (op->op) {
+		case DRM_GPUVA_OP_MAP:
+			apply_map(gpuvm, vm_bo, ctx, &pool, &op->map);
+			break;
+		case DRM_GPUVA_OP_REMAP:
+			apply_remap(gpuvm, ctx, &pool, &op->remap);
+			break;
+		case DRM_GPUVA_OP_UNMAP:
+			apply_unmap(gpuvm, ctx, &op->unmap);
+			break;
+		default:
+			/* PREFETCH and DRIVER ops do not change the VA space. */
+			break;
+		}
+	}
+
+	/* Exactly as many VAs were allocated as the list consumes. */
+	GPUVM_BUG_ON(!list_empty(&pool));
+	return 0;
+}
