@@ -35,9 +35,15 @@ void gpuvm_set_warn_hook(gpuvm_warn_fn fn, void *data);
 GPUVM_NORETURN void gpuvm_bug(const char *file, int line, const char *fmt, ...)
 	GPUVM_PRINTF(3, 4);
 
-/* WARN(cond, fmt, ...) evaluates to cond, like the kernel's. */
+/*
+ * gpuvm_warn() returning 1, for WARN()'s expression form: a "(call, 1)" comma
+ * expression would trip -Wunused-value wherever WARN() is used as a statement.
+ */
+int gpuvm_warn_true(const char *file, int line, const char *fmt, ...) GPUVM_PRINTF(3, 4);
+
+/* WARN(cond, fmt, ...) evaluates to cond (as 0/1), like the kernel's. */
 #define WARN(cond, ...)                                                  \
-	(unlikely(cond) ? (gpuvm_warn(__FILE__, __LINE__, __VA_ARGS__), 1) : 0)
+	(unlikely(cond) ? gpuvm_warn_true(__FILE__, __LINE__, __VA_ARGS__) : 0)
 #define WARN_ON(cond) WARN(cond, "WARN_ON(%s)", #cond)
 
 /* Checks that must never fail; active in every build. */
