@@ -73,10 +73,11 @@ static inline void drm_gem_gpuva_init(struct drm_gem_object *obj)
 }
 
 /* Walk the object's vm_bos; caller holds the gpuva lock of the VMs' mode. */
-#define drm_gem_for_each_gpuvm_bo(entry, obj) \
-	list_for_each_entry(entry, &(obj)->gpuva.list, struct drm_gpuvm_bo, list.entry.gem)
-#define drm_gem_for_each_gpuvm_bo_safe(entry, next, obj)                           \
-	list_for_each_entry_safe(entry, next, &(obj)->gpuva.list, struct drm_gpuvm_bo, \
+/* Parameter names must not be "entry": they would rewrite list.entry.gem. */
+#define drm_gem_for_each_gpuvm_bo(entry__, obj__) \
+	list_for_each_entry(entry__, &(obj__)->gpuva.list, struct drm_gpuvm_bo, list.entry.gem)
+#define drm_gem_for_each_gpuvm_bo_safe(entry__, next__, obj__)                           \
+	list_for_each_entry_safe(entry__, next__, &(obj__)->gpuva.list, struct drm_gpuvm_bo, \
 				 list.entry.gem)
 
 #endif
