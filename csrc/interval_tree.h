@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM's interval tree of drm_gpuva (private to gpuvm.c and the tests).
+ * Keyed by va.addr; each node covers the inclusive interval
+ * [va.addr, va.addr + va.range - 1] computed modulo 2^64 (a zero-range VA at
+ * a covers [a, a-1]), and rb.__subtree_last holds the largest such last byte
+ * in its subtree. Implementation: interval_tree.c.
+ */
+#ifndef PYGPUVM_INTERVAL_TREE_H
+#define PYGPUVM_INTERVAL_TREE_H
+
+#include "drm/drm_gpuvm.h"
+
+/* Insert @va; equal starts go after the existing ones (insertion order kept). */
+void gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va);
+void gpuva_it_remove(struct rb_root_cached *root, struct drm_gpuva *va);
+
+/*
+ * The first VA in address order whose last byte is >= @start, if its start is
+ * <= @last; else NULL. This is the kernel interval tree's query: for a normal
+ * range it is the lowest-start VA overlapping [@start, @last].
+ */
+struct drm_gpuva *gpuva_it_iter_first(struct rb_root_cached *root, u64 start, u64 last);
+
+/* In-order predecessor of @va, or NULL. */
+struct drm_gpuva *gpuva_it_prev(struct drm_gpuva *va);
+
+/*
+ * For tests: verify the red-black invariants, parent pointers, the leftmost
+ * cache, address order and every __subtree_last. Returns 0 (and the node
+ * count in *@count if non-NULL) or -EINVAL.
+ */
+int gpuva_it_check(struct rb_root_cached *root, size_t *count);
+
+#endif
