@@ -2,66 +2,625 @@
 /*
  * C prelude of the cffi extension pygpuvm._gpuvm (input of
  * `cffi-gen-src read-sources`; pasted verbatim at the top of the generated
- * _gpuvm.c). Everything the cdef (the pygpuvm/_cdef fragments) names must be declared
- * by the headers included here.
+ * _gpuvm.c). It includes every public header, so everything the cdef
+ * (the fragments in pygpuvm/_cdef) names is declared, and defines the binding helpers of
+ * _cdef/pyhelpers.h: function forms of macros, batch reads that fill arrays
+ * (one C call per operation, not one per field), and the driver sequences the
+ * Python classes run, with the locks the kernel's rules require.
  *
- * Headers of the C core (include dirs: csrc/include and csrc):
- *   drm/drm_gpuvm.h  drm/drm_gem.h  drm/drm_exec.h  drm/drm_device.h
- *   linux/dma-resv.h linux/dma-fence.h linux/ww_mutex.h linux/mutex.h
- *   linux/kref.h     linux/list.h   linux/err.h  (+ private headers in csrc, below)
- *
- * While the core is being written, each include is guarded by __has_include
- * so the extension builds with whatever headers exist; when a header is
- * final, turning its guard into a plain #include makes a missing header a
- * hard error again.
+ * Include dirs: csrc/include (public) and csrc (private), both -iquote.
  */
-#if __has_include("linux/types.h")
-#include "linux/types.h"
-#endif
-#if __has_include("linux/err.h")
-#include "linux/err.h"
-#endif
-#if __has_include("linux/kref.h")
-#include "linux/kref.h"
-#endif
-#if __has_include("linux/list.h")
-#include "linux/list.h"
-#endif
-#if __has_include("linux/mutex.h")
-#include "linux/mutex.h"
-#endif
-#if __has_include("linux/ww_mutex.h")
-#include "linux/ww_mutex.h"
-#endif
-#if __has_include("linux/dma-fence.h")
-#include "linux/dma-fence.h"
-#endif
-#if __has_include("linux/dma-resv.h")
-#include "linux/dma-resv.h"
-#endif
-#if __has_include("drm/drm_device.h")
-#include "drm/drm_device.h"
-#endif
-#if __has_include("drm/drm_gem.h")
-#include "drm/drm_gem.h"
-#endif
-#if __has_include("drm/drm_gpuvm.h")
-#include "drm/drm_gpuvm.h"
-#endif
-#if __has_include("drm/drm_exec.h")
-#include "drm/drm_exec.h"
-#endif
+#include <string.h>
 
-/* Private headers of the core (in csrc). */
-#if __has_include("alloc.h")
-#include "alloc.h"
-#endif
-#if __has_include("diag.h")
-#include "diag.h"
-#endif
-#if __has_include("lock.h")
-#include "lock.h"
-#endif
-#if __has_include("pyhelpers.h")
-#include "pyhelpers.h"
-#endif
+#include "linux/types.h"
+#include "linux/err.h"
+#include "linux/bug.h"
+#include "linux/slab.h"
+#include "linux/list.h"
+#include "linux/llist.h"
+#include "linux/kref.h"
+#include "linux/mutex.h"
+#include "linux/ww_mutex.h"
+#include "linux/dma-fence.h"
+#include "linux/dma-resv.h"
+#include "linux/rbtree_types.h"
+#include "drm/drm_device.h"
+#include "drm/drm_gem.h"
+#include "drm/drm_exec.h"
+#include "drm/drm_gpuvm.h"
+#include "drm/gpuvm_apply.h"
+#include "gem_gpuva_lock.h"
+
+/*
+ * The extern "Python" functions are defined by cffi after this prelude; C
+ * code here that takes their address needs these declarations.
+ */
+static void _pygpuvm_warn_hook(const char *file, int line, const char *msg, void *data);
+static int _pygpuvm_sm_step_map(struct drm_gpuva_op *op, void *priv);
+static int _pygpuvm_sm_step_remap(struct drm_gpuva_op *op, void *priv);
+static int _pygpuvm_sm_step_unmap(struct drm_gpuva_op *op, void *priv);
+static int _pygpuvm_vm_bo_validate(struct drm_gpuvm_bo *vm_bo, struct drm_exec *exec);
+static void _pygpuvm_insert_failed(const struct drm_gpuva_op_map *piece, void *priv);
+
+struct pygpuvm_piece {
+	u64 addr;
+	u64 range;
+	u64 offset;
+	struct drm_gem_object *obj;
+};
+
+struct pygpuvm_op_rec {
+	int op;
+	bool keep;
+	bool has_prev;
+	bool has_next;
+	bool is_kernel;
+	struct drm_gpuva *va;
+	unsigned int va_flags;
+	struct pygpuvm_piece map;
+	struct pygpuvm_piece prev;
+	struct pygpuvm_piece next;
+};
+
+struct pygpuvm_apply_result {
+	long inserted;
+	long removed;
+	long failed;
+};
+
+static void pygpuvm_install_warn_hook(void)
+{
+	gpuvm_set_warn_hook(_pygpuvm_warn_hook, NULL);
+}
+
+/* ------------------------------------------------------------------ locks */
+
+/*
+ * Take @resv unless this thread already holds it (e.g. inside a drm_exec
+ * transaction, or a private object's resv that is the VM's). Without an
+ * acquire context the lock blocks and cannot fail.
+ */
+static bool pyg_resv_lock(struct dma_resv *resv)
+{
+	if (dma_resv_held(resv))
+		return false;
+	GPUVM_BUG_ON(dma_resv_lock(resv, NULL) != 0);
+	return true;
+}
+
+static void pyg_resv_unlock(struct dma_resv *resv, bool taken)
+{
+	if (taken)
+		dma_resv_unlock(resv);
+}
+
+/* RESV_PROTECTED VMs guard their extobj/evict lists with the VM resv. */
+static bool pyg_vm_lists_lock(struct drm_gpuvm *vm, spinlock_t *lock)
+{
+	if (drm_gpuvm_resv_protected(vm))
+		return pyg_resv_lock(drm_gpuvm_resv(vm));
+	spin_lock(lock);
+	return true;
+}
+
+static void pyg_vm_lists_unlock(struct drm_gpuvm *vm, spinlock_t *lock, bool taken)
+{
+	if (drm_gpuvm_resv_protected(vm))
+		pyg_resv_unlock(drm_gpuvm_resv(vm), taken);
+	else
+		spin_unlock(lock);
+}
+
+/* -------------------------------------------------------------------- VM */
+
+struct pygpuvm_vm {
+	struct drm_gpuvm base;
+	/* Payload of _pygpuvm_vm_bo_validate; only set around drm_gpuvm_validate(). */
+	void *handle;
+	char name[]; /* drm_gpuvm keeps a pointer, so the name lives with the VM */
+};
+
+static struct pygpuvm_vm *to_pyvm(struct drm_gpuvm *vm)
+{
+	return container_of(vm, struct pygpuvm_vm, base);
+}
+
+static void pyg_vm_free(struct drm_gpuvm *vm)
+{
+	kfree(to_pyvm(vm));
+}
+
+static const struct drm_gpuvm_ops pygpuvm_vm_ops = {
+	.vm_free = pyg_vm_free,
+	.vm_bo_validate = _pygpuvm_vm_bo_validate,
+	.sm_step_map = _pygpuvm_sm_step_map,
+	.sm_step_remap = _pygpuvm_sm_step_remap,
+	.sm_step_unmap = _pygpuvm_sm_step_unmap,
+};
+
+static struct drm_gpuvm *pygpuvm_vm_create(const char *name, u32 flags, u64 start, u64 range,
+					   u64 reserve_offset, u64 reserve_range)
+{
+	size_t len = strlen(name);
+	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1);
+	struct drm_gem_object *r_obj;
+
+	if (!pvm)
+		return NULL;
+	memcpy(pvm->name, name, len + 1);
+	r_obj = drm_gpuvm_resv_object_alloc(NULL);
+	if (!r_obj) {
+		kfree(pvm);
+		return NULL;
+	}
+	drm_gpuvm_init(&pvm->base, pvm->name, (enum drm_gpuvm_flags)flags, NULL, r_obj, start,
+		       range, reserve_offset, reserve_range, &pygpuvm_vm_ops);
+	/* The VM holds its own reference, as drivers do after init. */
+	drm_gem_object_put(r_obj);
+	return &pvm->base;
+}
+
+static void pygpuvm_vm_set_handle(struct drm_gpuvm *vm, void *handle)
+{
+	to_pyvm(vm)->handle = handle;
+}
+
+static void *pygpuvm_vm_get_handle(struct drm_gpuvm *vm)
+{
+	return to_pyvm(vm)->handle;
+}
+
+static unsigned int pygpuvm_vm_refcount(struct drm_gpuvm *vm)
+{
+	return kref_read(&vm->kref);
+}
+
+static bool pyg_is_kernel_node(struct drm_gpuva *va)
+{
+	return va->vm && va == &va->vm->kernel_alloc_node;
+}
+
+static void pygpuvm_vm_deferred_cleanup(struct drm_gpuvm *vm)
+{
+	/* The cleanup takes the VM resv itself in RESV_PROTECTED mode. */
+	if (drm_gpuvm_resv_protected(vm) && drm_gpuvm_resv_held(vm))
+		return;
+	drm_gpuvm_bo_deferred_cleanup(vm);
+}
+
+static void pygpuvm_vm_release(struct drm_gpuvm *vm)
+{
+	struct drm_gpuva *va, *next;
+	bool taken = false;
+
+	/* Unlinking may drop a vm_bo's last reference: the lists need the VM resv. */
+	if (drm_gpuvm_resv_protected(vm))
+		taken = pyg_resv_lock(drm_gpuvm_resv(vm));
+	drm_gpuvm_for_each_va_safe(va, next, vm) {
+		if (va == &vm->kernel_alloc_node)
+			continue;
+		drm_gpuva_unlink(va);
+		drm_gpuva_remove(va);
+		kfree(va);
+	}
+	if (drm_gpuvm_resv_protected(vm))
+		pyg_resv_unlock(drm_gpuvm_resv(vm), taken);
+	if (drm_gpuvm_immediate_mode(vm))
+		pygpuvm_vm_deferred_cleanup(vm);
+	drm_gpuvm_put(vm);
+}
+
+static size_t pygpuvm_vm_collect(struct drm_gpuvm *vm, u64 addr, u64 range, bool whole,
+				 bool skip_kernel, struct drm_gpuva **out, size_t max)
+{
+	struct drm_gpuva *va;
+	size_t n = 0;
+
+	if (whole) {
+		drm_gpuvm_for_each_va(va, vm) {
+			if (skip_kernel && va == &vm->kernel_alloc_node)
+				continue;
+			if (n < max)
+				out[n] = va;
+			n++;
+		}
+		return n;
+	}
+	drm_gpuvm_for_each_va_range(va, vm, addr, addr + range) {
+		if (skip_kernel && va == &vm->kernel_alloc_node)
+			continue;
+		if (n < max)
+			out[n] = va;
+		n++;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------- vm_bos */
+
+static void pygpuvm_vm_bo_release(struct drm_gpuvm_bo *vm_bo)
+{
+	struct drm_gpuvm *vm = vm_bo->vm;
+	bool taken;
+
+	if (!drm_gpuvm_resv_protected(vm)) {
+		drm_gpuvm_bo_put(vm_bo);
+		return;
+	}
+	/* The put may destroy the vm_bo, and with it our only hold on the VM. */
+	drm_gpuvm_get(vm);
+	taken = pyg_resv_lock(drm_gpuvm_resv(vm));
+	drm_gpuvm_bo_put(vm_bo);
+	pyg_resv_unlock(drm_gpuvm_resv(vm), taken);
+	drm_gpuvm_put(vm);
+}
+
+static struct drm_gpuvm_bo *pygpuvm_vm_bo_obtain(struct drm_gpuvm *vm, struct drm_gem_object *obj)
+{
+	struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_obtain(vm, obj);
+	bool taken = false;
+
+	if (!vm_bo)
+		return ERR_PTR(-ENOMEM);
+	if (IS_ERR(vm_bo))
+		return vm_bo;
+	if (drm_gpuvm_resv_protected(vm))
+		taken = pyg_resv_lock(drm_gpuvm_resv(vm));
+	drm_gpuvm_bo_extobj_add(vm_bo);
+	if (drm_gpuvm_resv_protected(vm))
+		pyg_resv_unlock(drm_gpuvm_resv(vm), taken);
+	return vm_bo;
+}
+
+static unsigned int pygpuvm_vm_bo_refcount(struct drm_gpuvm_bo *vm_bo)
+{
+	return kref_read(&vm_bo->kref);
+}
+
+static void pygpuvm_vm_bo_evict(struct drm_gpuvm_bo *vm_bo, bool evict)
+{
+	/* vm_bo->evicted is protected by the GEM's resv. */
+	bool taken = pyg_resv_lock(vm_bo->obj->resv);
+
+	drm_gpuvm_bo_evict(vm_bo, evict);
+	pyg_resv_unlock(vm_bo->obj->resv, taken);
+}
+
+static bool pygpuvm_vm_bo_on_extobj_list(struct drm_gpuvm_bo *vm_bo)
+{
+	struct drm_gpuvm *vm = vm_bo->vm;
+	bool taken = pyg_vm_lists_lock(vm, &vm->extobj.lock);
+	bool on = !list_empty(&vm_bo->list.entry.extobj);
+
+	pyg_vm_lists_unlock(vm, &vm->extobj.lock, taken);
+	return on;
+}
+
+static bool pygpuvm_vm_bo_on_evict_list(struct drm_gpuvm_bo *vm_bo)
+{
+	struct drm_gpuvm *vm = vm_bo->vm;
+	bool taken = pyg_vm_lists_lock(vm, &vm->evict.lock);
+	bool on = !list_empty(&vm_bo->list.entry.evict);
+
+	pyg_vm_lists_unlock(vm, &vm->evict.lock, taken);
+	return on;
+}
+
+static size_t pygpuvm_vm_bo_vas(struct drm_gpuvm_bo *vm_bo, struct drm_gpuva **out, size_t max)
+{
+	bool taken = gpuvm_gem_gpuva_lock(vm_bo->vm, vm_bo->obj);
+	struct drm_gpuva *va;
+	size_t n = 0;
+
+	drm_gpuvm_bo_for_each_va(va, vm_bo) {
+		if (n < max)
+			out[n] = va;
+		n++;
+	}
+	gpuvm_gem_gpuva_unlock(vm_bo->vm, vm_bo->obj, taken);
+	return n;
+}
+
+/*
+ * Snapshot a vm_bo list with references: count first and fill only if @max
+ * is large enough, so a too-small array never leaves references behind.
+ */
+static size_t pyg_snapshot(struct list_head *head, size_t entry_offset,
+			   struct drm_gpuvm_bo **out, size_t max)
+{
+	struct list_head *pos;
+	size_t n = 0;
+
+	list_for_each(pos, head)
+		n++;
+	if (n > max)
+		return n;
+	n = 0;
+	list_for_each(pos, head) {
+		struct drm_gpuvm_bo *vm_bo = (struct drm_gpuvm_bo *)(void *)((char *)pos - entry_offset);
+
+		/* Zombies (deferred destruction pending) are skipped. */
+		if (kref_get_unless_zero(&vm_bo->kref))
+			out[n++] = vm_bo;
+	}
+	return n;
+}
+
+static size_t pygpuvm_gem_vm_bos(struct drm_gem_object *obj, struct drm_gpuvm_bo **out,
+				 size_t max)
+{
+	/*
+	 * The list is guarded by the resv (staged VMs) or the gpuva mutex
+	 * (immediate VMs); holding both covers either mode. Order: resv, mutex.
+	 */
+	bool resv_taken = pyg_resv_lock(obj->resv);
+	bool mutex_taken = false;
+	size_t n;
+
+	if (!mutex_held_by_me(&obj->gpuva.lock)) {
+		mutex_lock(&obj->gpuva.lock);
+		mutex_taken = true;
+	}
+	n = pyg_snapshot(&obj->gpuva.list, offsetof(struct drm_gpuvm_bo, list.entry.gem), out, max);
+	if (mutex_taken)
+		mutex_unlock(&obj->gpuva.lock);
+	pyg_resv_unlock(obj->resv, resv_taken);
+	return n;
+}
+
+static size_t pygpuvm_vm_extobjs(struct drm_gpuvm *vm, struct drm_gpuvm_bo **out, size_t max)
+{
+	bool taken = pyg_vm_lists_lock(vm, &vm->extobj.lock);
+	size_t n = pyg_snapshot(&vm->extobj.list, offsetof(struct drm_gpuvm_bo, list.entry.extobj),
+				out, max);
+
+	pyg_vm_lists_unlock(vm, &vm->extobj.lock, taken);
+	return n;
+}
+
+static size_t pygpuvm_vm_evicted(struct drm_gpuvm *vm, struct drm_gpuvm_bo **out, size_t max)
+{
+	bool taken = pyg_vm_lists_lock(vm, &vm->evict.lock);
+	size_t n = pyg_snapshot(&vm->evict.list, offsetof(struct drm_gpuvm_bo, list.entry.evict),
+				out, max);
+
+	pyg_vm_lists_unlock(vm, &vm->evict.lock, taken);
+	return n;
+}
+
+/* ------------------------------------------------------------------- VAs */
+
+static struct drm_gpuva *pygpuvm_va_insert(struct drm_gpuvm *vm, u64 addr, u64 range,
+					   struct drm_gem_object *obj, u64 offset, int *err)
+{
+	struct drm_gpuvm_bo *vm_bo = NULL;
+	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	int ret;
+
+	if (!va) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	drm_gpuva_init_lists(va);
+	va->va.addr = addr;
+	va->va.range = range;
+	va->gem.obj = obj;
+	va->gem.offset = offset;
+	if (obj) {
+		vm_bo = pygpuvm_vm_bo_obtain(vm, obj);
+		if (IS_ERR(vm_bo)) {
+			kfree(va);
+			*err = (int)PTR_ERR(vm_bo);
+			return NULL;
+		}
+	}
+	ret = drm_gpuva_insert(vm, va);
+	if (ret) {
+		if (vm_bo)
+			pygpuvm_vm_bo_release(vm_bo);
+		kfree(va);
+		*err = ret;
+		return NULL;
+	}
+	if (vm_bo) {
+		drm_gpuva_link(va, vm_bo);
+		pygpuvm_vm_bo_release(vm_bo);
+	}
+	*err = 0;
+	return va;
+}
+
+static void pygpuvm_va_destroy(struct drm_gpuva *va)
+{
+	struct drm_gpuvm *vm = va->vm;
+	bool taken = false;
+
+	drm_gpuvm_get(vm);
+	if (drm_gpuvm_resv_protected(vm))
+		taken = pyg_resv_lock(drm_gpuvm_resv(vm));
+	drm_gpuva_unlink(va);
+	drm_gpuva_remove(va);
+	if (drm_gpuvm_resv_protected(vm))
+		pyg_resv_unlock(drm_gpuvm_resv(vm), taken);
+	kfree(va);
+	drm_gpuvm_put(vm);
+}
+
+/* ------------------------------------------------------------------- ops */
+
+static void pyg_piece(struct pygpuvm_piece *p, const struct drm_gpuva_op_map *m)
+{
+	p->addr = m->va.addr;
+	p->range = m->va.range;
+	p->offset = m->gem.offset;
+	p->obj = m->gem.obj;
+}
+
+static void pygpuvm_op_read(const struct drm_gpuva_op *op, struct pygpuvm_op_rec *out)
+{
+	struct drm_gpuva *va = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->op = (int)op->op;
+	switch (op->op) {
+	case DRM_GPUVA_OP_MAP:
+		pyg_piece(&out->map, &op->map);
+		return;
+	case DRM_GPUVA_OP_REMAP:
+		va = op->remap.unmap->va;
+		out->keep = op->remap.unmap->keep;
+		if (op->remap.prev) {
+			out->has_prev = true;
+			pyg_piece(&out->prev, op->remap.prev);
+		}
+		if (op->remap.next) {
+			out->has_next = true;
+			pyg_piece(&out->next, op->remap.next);
+		}
+		break;
+	case DRM_GPUVA_OP_UNMAP:
+		va = op->unmap.va;
+		out->keep = op->unmap.keep;
+		break;
+	case DRM_GPUVA_OP_PREFETCH:
+		va = op->prefetch.va;
+		break;
+	default:
+		return;
+	}
+	if (!va)
+		return;
+	out->va = va;
+	out->va_flags = (unsigned int)va->flags;
+	out->is_kernel = pyg_is_kernel_node(va);
+	out->map.addr = va->va.addr;
+	out->map.range = va->va.range;
+	out->map.offset = va->gem.offset;
+	out->map.obj = va->gem.obj;
+}
+
+static size_t pygpuvm_ops_read(struct drm_gpuva_ops *ops, struct pygpuvm_op_rec *out, size_t max)
+{
+	struct drm_gpuva_op *op;
+	size_t n = 0;
+
+	drm_gpuva_for_each_op(op, ops) {
+		if (n < max)
+			pygpuvm_op_read(op, &out[n]);
+		n++;
+	}
+	return n;
+}
+
+static struct drm_gpuva_ops *pygpuvm_sm_map_ops(struct drm_gpuvm *vm, u64 addr, u64 range,
+						struct drm_gem_object *obj, u64 offset,
+						bool madvise)
+{
+	struct drm_gpuvm_map_req req = {
+		.map = { .va = { .addr = addr, .range = range },
+			 .gem = { .offset = offset, .obj = obj } },
+	};
+
+	if (madvise)
+		return drm_gpuvm_madvise_ops_create(vm, &req);
+	return drm_gpuvm_sm_map_ops_create(vm, &req);
+}
+
+static void pygpuvm_ops_release(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops)
+{
+	drm_gpuva_ops_free(vm, ops);
+	drm_gpuvm_put(vm);
+}
+
+static int pygpuvm_sm_map_steps(struct drm_gpuvm *vm, void *handle, u64 addr, u64 range,
+				struct drm_gem_object *obj, u64 offset)
+{
+	struct drm_gpuvm_map_req req = {
+		.map = { .va = { .addr = addr, .range = range },
+			 .gem = { .offset = offset, .obj = obj } },
+	};
+
+	return drm_gpuvm_sm_map(vm, handle, &req);
+}
+
+struct pyg_apply_priv {
+	struct pygpuvm_apply_result *res;
+	void *handle;
+};
+
+static void pyg_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
+{
+	struct pyg_apply_priv *p = priv;
+
+	p->res->failed++;
+	if (p->handle)
+		_pygpuvm_insert_failed(piece, p->handle);
+}
+
+static void pyg_va_removed(struct drm_gpuva *va, void *priv)
+{
+	struct pyg_apply_priv *p = priv;
+
+	GPUVM_UNUSED(va);
+	p->res->removed++;
+}
+
+static int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
+			 struct pygpuvm_apply_result *res)
+{
+	struct pyg_apply_priv priv = { .res = res, .handle = handle };
+	struct gpuvm_apply_ctx ctx = {
+		.flags = 0,
+		.insert_failed = pyg_insert_failed,
+		.va_removed = pyg_va_removed,
+		.priv = &priv,
+	};
+	struct drm_gem_object *map_obj = NULL;
+	struct drm_gpuvm_bo *vm_bo = NULL;
+	struct drm_gpuva_op *op;
+	long pieces = 0;
+	bool taken = false;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	drm_gpuva_for_each_op(op, ops) {
+		if (op->op == DRM_GPUVA_OP_MAP) {
+			pieces++;
+			if (!map_obj)
+				map_obj = op->map.gem.obj;
+		} else if (op->op == DRM_GPUVA_OP_REMAP) {
+			pieces += (op->remap.prev != NULL) + (op->remap.next != NULL);
+		}
+	}
+	/* Held until every op is applied, so the map's vm_bo cannot die midway. */
+	if (map_obj) {
+		vm_bo = pygpuvm_vm_bo_obtain(vm, map_obj);
+		if (IS_ERR(vm_bo))
+			return (int)PTR_ERR(vm_bo);
+	}
+	/* Unlinking may destroy vm_bos: RESV_PROTECTED lists need the VM resv. */
+	if (drm_gpuvm_resv_protected(vm))
+		taken = pyg_resv_lock(drm_gpuvm_resv(vm));
+	ret = gpuvm_apply_ops(vm, vm_bo, ops, &ctx);
+	if (drm_gpuvm_resv_protected(vm))
+		pyg_resv_unlock(drm_gpuvm_resv(vm), taken);
+	if (vm_bo)
+		pygpuvm_vm_bo_release(vm_bo);
+	if (drm_gpuvm_immediate_mode(vm))
+		pygpuvm_vm_deferred_cleanup(vm);
+	if (!ret)
+		res->inserted = pieces - res->failed;
+	return ret;
+}
+
+/* ------------------------------------------------------------------- GEM */
+
+static unsigned int pygpuvm_gem_refcount(struct drm_gem_object *obj)
+{
+	return kref_read(&obj->refcount);
+}
+
+static bool pygpuvm_gem_is_private_to(struct drm_gem_object *obj, struct drm_gpuvm *vm)
+{
+	return obj->resv == drm_gpuvm_resv(vm);
+}

@@ -1,1 +1,9 @@
-/* cdef for diag: placeholder, written by another engineer */
+/* cffi declarations: diagnostics (csrc/include/linux/bug.h). */
+
+typedef void (*gpuvm_warn_fn)(const char *file, int line, const char *msg, void *data);
+
+void gpuvm_warn(const char *file, int line, const char *fmt, ...);
+unsigned long gpuvm_warn_count(void);
+void gpuvm_set_warn_hook(gpuvm_warn_fn fn, void *data);
+/* Prints and aborts the process: only for demonstrating fatal checks. */
+void gpuvm_bug(const char *file, int line, const char *fmt, ...);

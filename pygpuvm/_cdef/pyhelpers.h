@@ -1,1 +1,108 @@
-/* cdef for pyhelpers: placeholder, written by another engineer */
+/*
+ * cffi declarations: binding helpers defined in pygpuvm/_gpuvm.csrc.c (not
+ * kernel API) and the C -> Python callbacks (extern "Python").
+ *
+ * The helpers exist so that Python crosses into C once per operation: the
+ * macros (iterators) become functions that fill caller-provided arrays, and the
+ * multi-step driver sequences (obtain + extobj_add + apply + put under the right
+ * locks) are single calls. Functions returning a count fill at most @max
+ * entries and return the total, so the caller retries with a larger array.
+ */
+
+/* ---- callbacks into Python; payloads are ffi.new_handle() pointers */
+extern "Python" void _pygpuvm_warn_hook(const char *file, int line, const char *msg,
+					void *data);
+extern "Python" int _pygpuvm_sm_step_map(struct drm_gpuva_op *op, void *priv);
+extern "Python" int _pygpuvm_sm_step_remap(struct drm_gpuva_op *op, void *priv);
+extern "Python" int _pygpuvm_sm_step_unmap(struct drm_gpuva_op *op, void *priv);
+extern "Python" int _pygpuvm_vm_bo_validate(struct drm_gpuvm_bo *vm_bo, struct drm_exec *exec);
+extern "Python" void _pygpuvm_insert_failed(const struct drm_gpuva_op_map *piece, void *priv);
+
+/* Install _pygpuvm_warn_hook as the process-wide WARN hook. */
+void pygpuvm_install_warn_hook(void);
+
+/* ---- VM: a drm_gpuvm with pygpuvm's ops table (vm_free, Python sm_step_* and validate) */
+struct drm_gpuvm *pygpuvm_vm_create(const char *name, u32 flags, u64 start, u64 range,
+				    u64 reserve_offset, u64 reserve_range);
+/* Payload handed to vm_bo_validate; set only around a drm_gpuvm_validate() call. */
+void pygpuvm_vm_set_handle(struct drm_gpuvm *vm, void *handle);
+void *pygpuvm_vm_get_handle(struct drm_gpuvm *vm);
+/* Tear down: unlink, remove and free every VA (they are the library's), drop the ref. */
+void pygpuvm_vm_release(struct drm_gpuvm *vm);
+unsigned int pygpuvm_vm_refcount(struct drm_gpuvm *vm);
+/* VAs overlapping [addr, addr+range) (whole: every VA) in address order. */
+size_t pygpuvm_vm_collect(struct drm_gpuvm *vm, u64 addr, u64 range, bool whole,
+			  bool skip_kernel, struct drm_gpuva **out, size_t max);
+
+/* ---- library-owned VAs */
+/* kzalloc a VA, insert it, link it to the (obtained) vm_bo of @obj. NULL + *err on failure. */
+struct drm_gpuva *pygpuvm_va_insert(struct drm_gpuvm *vm, u64 addr, u64 range,
+				    struct drm_gem_object *obj, u64 offset, int *err);
+/* Unlink, remove and kfree a VA made by pygpuvm_va_insert or an apply. */
+void pygpuvm_va_destroy(struct drm_gpuva *va);
+
+/* ---- ops lists */
+struct pygpuvm_piece {
+	u64 addr;
+	u64 range;
+	u64 offset;
+	struct drm_gem_object *obj;
+};
+
+/* One op, flattened: no pointers into the op survive the read. */
+struct pygpuvm_op_rec {
+	int op;                    /* enum drm_gpuva_op_type */
+	bool keep;
+	bool has_prev;
+	bool has_next;
+	bool is_kernel;            /* the VA is the VM's reserved node */
+	struct drm_gpuva *va;      /* the existing VA (remap, unmap, prefetch), else NULL */
+	unsigned int va_flags;
+	struct pygpuvm_piece map;  /* map: the request; otherwise the existing VA's fields */
+	struct pygpuvm_piece prev;
+	struct pygpuvm_piece next;
+};
+
+struct drm_gpuva_ops *pygpuvm_sm_map_ops(struct drm_gpuvm *vm, u64 addr, u64 range,
+					 struct drm_gem_object *obj, u64 offset, bool madvise);
+size_t pygpuvm_ops_read(struct drm_gpuva_ops *ops, struct pygpuvm_op_rec *out, size_t max);
+void pygpuvm_op_read(const struct drm_gpuva_op *op, struct pygpuvm_op_rec *out);
+/* drm_gpuva_ops_free, then drop the VM reference the Ops owner took. */
+void pygpuvm_ops_release(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops);
+int pygpuvm_sm_map_steps(struct drm_gpuvm *vm, void *handle, u64 addr, u64 range,
+			 struct drm_gem_object *obj, u64 offset);
+
+struct pygpuvm_apply_result {
+	long inserted;  /* VAs inserted into the tree */
+	long removed;   /* VAs removed and freed */
+	long failed;    /* pieces whose insert failed (freed, not linked) */
+};
+
+/*
+ * Apply @ops as TRACE.md's driver: obtain the vm_bo of the list's map object
+ * and add it to the extobj list, gpuvm_apply_ops() with the internally locking
+ * link/unlink, put the vm_bo; the VM resv is held where RESV_PROTECTED needs
+ * it; deferred cleanup in immediate mode. @handle (may be NULL) receives insert
+ * failures through _pygpuvm_insert_failed. 0 or -ENOMEM (nothing changed).
+ */
+int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
+		  struct pygpuvm_apply_result *res);
+
+/* ---- vm_bos (references are taken for every entry written to @out) */
+struct drm_gpuvm_bo *pygpuvm_vm_bo_obtain(struct drm_gpuvm *vm, struct drm_gem_object *obj);
+/* Drop a vm_bo reference safely from any context (VM resv taken if RESV_PROTECTED). */
+void pygpuvm_vm_bo_release(struct drm_gpuvm_bo *vm_bo);
+unsigned int pygpuvm_vm_bo_refcount(struct drm_gpuvm_bo *vm_bo);
+void pygpuvm_vm_bo_evict(struct drm_gpuvm_bo *vm_bo, bool evict);
+bool pygpuvm_vm_bo_on_extobj_list(struct drm_gpuvm_bo *vm_bo);
+bool pygpuvm_vm_bo_on_evict_list(struct drm_gpuvm_bo *vm_bo);
+/* VAs linked to @vm_bo in link order (no references: VAs have none). */
+size_t pygpuvm_vm_bo_vas(struct drm_gpuvm_bo *vm_bo, struct drm_gpuva **out, size_t max);
+size_t pygpuvm_gem_vm_bos(struct drm_gem_object *obj, struct drm_gpuvm_bo **out, size_t max);
+size_t pygpuvm_vm_extobjs(struct drm_gpuvm *vm, struct drm_gpuvm_bo **out, size_t max);
+size_t pygpuvm_vm_evicted(struct drm_gpuvm *vm, struct drm_gpuvm_bo **out, size_t max);
+void pygpuvm_vm_deferred_cleanup(struct drm_gpuvm *vm);
+
+/* ---- GEM */
+unsigned int pygpuvm_gem_refcount(struct drm_gem_object *obj);
+bool pygpuvm_gem_is_private_to(struct drm_gem_object *obj, struct drm_gpuvm *vm);
