@@ -1,2 +1,249 @@
-/* placeholder: written by another engineer */
-typedef int placeholder_gpuvm_t;
+// SPDX-License-Identifier: MIT
+/*
+ * The VM and its VAs: VM lifetime, range validation, and VA insert, remove
+ * and lookup on the interval tree plus the address-ordered list.
+ *
+ * The core takes no lock for the tree and the list: the driver serialises
+ * all changes to a VM's VA space with a lock of its own, as in the kernel.
+ */
+#include "drm/drm_gpuvm.h"
+
+#include <string.h>
+
+#include "interval_tree.h"
+
+static bool u64_add_overflows(u64 a, u64 b)
+{
+	return a + b < a;
+}
+
+/* The kernel only warns: callers may still pass such a window or reservation. */
+static bool drm_gpuvm_warn_check_overflow(u64 addr, u64 range)
+{
+	return WARN(u64_add_overflows(addr, range), "GPUVA address limited to %zu bytes.",
+		    sizeof(u64));
+}
+
+/* The list follows the tree's in-order sequence: link right after the predecessor. */
+static void __drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
+{
+	struct drm_gpuva *prev;
+
+	va->vm = gpuvm;
+	gpuva_it_insert(&gpuvm->rb.tree, va);
+	prev = gpuva_it_prev(va);
+	list_add(&va->rb.entry, prev ? &prev->rb.entry : &gpuvm->rb.list);
+}
+
+static void __drm_gpuva_remove(struct drm_gpuva *va)
+{
+	gpuva_it_remove(&va->vm->rb.tree, va);
+	list_del_init(&va->rb.entry);
+}
+
+void drm_gpuvm_init(struct drm_gpuvm *gpuvm, const char *name, enum drm_gpuvm_flags flags,
+		    struct drm_device *drm, struct drm_gem_object *r_obj, u64 start_offset,
+		    u64 range, u64 reserve_offset, u64 reserve_range,
+		    const struct drm_gpuvm_ops *ops)
+{
+	gpuvm->rb.tree = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&gpuvm->rb.list);
+
+	INIT_LIST_HEAD(&gpuvm->extobj.list);
+	gpuvm->extobj.local_list = NULL;
+	spin_lock_init(&gpuvm->extobj.lock);
+	INIT_LIST_HEAD(&gpuvm->evict.list);
+	gpuvm->evict.local_list = NULL;
+	spin_lock_init(&gpuvm->evict.lock);
+	init_llist_head(&gpuvm->bo_defer);
+
+	kref_init(&gpuvm->kref);
+	gpuvm->name = name ? name : "unknown";
+	gpuvm->flags = flags;
+	gpuvm->ops = ops;
+
+	gpuvm->drm = drm;
+	if (drm)
+		drm_dev_get(drm);
+	/* Ours: the kernel would oops on a NULL resv object; say so instead. */
+	gpuvm->r_obj = r_obj;
+	if (!WARN(!r_obj, "drm_gpuvm_init() without a resv object"))
+		drm_gem_object_get(r_obj);
+
+	drm_gpuvm_warn_check_overflow(start_offset, range);
+	gpuvm->mm_start = start_offset;
+	gpuvm->mm_range = range;
+
+	memset(&gpuvm->kernel_alloc_node, 0, sizeof(gpuvm->kernel_alloc_node));
+	drm_gpuva_init_lists(&gpuvm->kernel_alloc_node);
+	gpuvm->kernel_alloc_node_inserted = false;
+	if (reserve_range) {
+		/*
+		 * Stored even when its end overflows: range_valid() keeps
+		 * rejecting requests that touch it. Only a node whose interval
+		 * is well formed goes into the tree (no VM reference: it must
+		 * not keep the VM alive).
+		 */
+		gpuvm->kernel_alloc_node.va.addr = reserve_offset;
+		gpuvm->kernel_alloc_node.va.range = reserve_range;
+		if (!drm_gpuvm_warn_check_overflow(reserve_offset, reserve_range)) {
+			__drm_gpuva_insert(gpuvm, &gpuvm->kernel_alloc_node);
+			gpuvm->kernel_alloc_node_inserted = true;
+		}
+	}
+}
+
+static void drm_gpuvm_fini(struct drm_gpuvm *gpuvm)
+{
+	gpuvm->name = NULL;
+
+	/* The kernel removes the node even if it never went in; we track it. */
+	if (gpuvm->kernel_alloc_node_inserted) {
+		__drm_gpuva_remove(&gpuvm->kernel_alloc_node);
+		gpuvm->kernel_alloc_node_inserted = false;
+	}
+
+	WARN(gpuvm->rb.tree.rb_root.rb_node, "GPUVA tree is not empty, potentially leaking memory.");
+	WARN(!list_empty(&gpuvm->extobj.list), "Extobj list should be empty.");
+	WARN(!list_empty(&gpuvm->evict.list), "Evict list should be empty.");
+	WARN(!llist_empty(&gpuvm->bo_defer), "Deferred list should be empty.");
+
+	spin_lock_destroy(&gpuvm->extobj.lock);
+	spin_lock_destroy(&gpuvm->evict.lock);
+	drm_gem_object_put(gpuvm->r_obj);
+}
+
+static void drm_gpuvm_free(struct kref *kref)
+{
+	struct drm_gpuvm *gpuvm = container_of(kref, struct drm_gpuvm, kref);
+	/* Both are read first: vm_free() releases the memory holding them. */
+	struct drm_device *drm = gpuvm->drm;
+	const struct drm_gpuvm_ops *ops = gpuvm->ops;
+
+	drm_gpuvm_fini(gpuvm);
+
+	/* Without vm_free the VM (and the device reference) leak, as in the kernel. */
+	if (WARN(!ops || !ops->vm_free, "drm_gpuvm_ops.vm_free is missing: VM leaked"))
+		return;
+
+	ops->vm_free(gpuvm);
+	drm_dev_put(drm);
+}
+
+void drm_gpuvm_put(struct drm_gpuvm *gpuvm)
+{
+	if (gpuvm)
+		kref_put(&gpuvm->kref, drm_gpuvm_free);
+}
+
+static bool drm_gpuvm_in_mm_range(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	u64 end = addr + range;
+	u64 mm_end = gpuvm->mm_start + gpuvm->mm_range; /* wraps if init warned */
+
+	return addr >= gpuvm->mm_start && end <= mm_end;
+}
+
+static bool drm_gpuvm_in_kernel_node(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	u64 end = addr + range;
+	u64 kstart = gpuvm->kernel_alloc_node.va.addr;
+	u64 krange = gpuvm->kernel_alloc_node.va.range;
+	u64 kend = kstart + krange;
+
+	return krange && addr < kend && kstart < end;
+}
+
+bool drm_gpuvm_range_valid(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	return !u64_add_overflows(addr, range) && drm_gpuvm_in_mm_range(gpuvm, addr, range) &&
+	       !drm_gpuvm_in_kernel_node(gpuvm, addr, range);
+}
+
+struct drm_gem_object *drm_gpuvm_resv_object_alloc(struct drm_device *drm)
+{
+	return drm_gem_object_create(drm, 0, NULL);
+}
+
+int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
+{
+	u64 addr = va->va.addr;
+	u64 range = va->va.range;
+
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, addr, range)))
+		return -EINVAL;
+
+	/*
+	 * Any node meeting [addr, addr + range - 1], the reserved one included.
+	 * For range 0 that is the query [addr, addr - 1]: only a node spanning
+	 * across addr blocks it, as in the kernel.
+	 */
+	if (gpuva_it_iter_first(&gpuvm->rb.tree, addr, addr + range - 1))
+		return -EEXIST;
+
+	__drm_gpuva_insert(gpuvm, va);
+	drm_gpuvm_get(gpuvm);
+	return 0;
+}
+
+void drm_gpuva_remove(struct drm_gpuva *va)
+{
+	struct drm_gpuvm *gpuvm = va->vm;
+
+	/*
+	 * Ours: an inserted VA is always on its VM's list, a removed one points
+	 * at itself. Removing twice would corrupt the tree; the kernel does not
+	 * check.
+	 */
+	if (WARN(!gpuvm || !va->rb.entry.next || list_empty(&va->rb.entry),
+		 "removing a GPUVA that is not in a VM"))
+		return;
+
+	if (unlikely(va == &gpuvm->kernel_alloc_node)) {
+		WARN(1, "Can't destroy kernel reserved node.");
+		return;
+	}
+
+	__drm_gpuva_remove(va);
+	drm_gpuvm_put(gpuvm);
+}
+
+struct drm_gpuva *drm_gpuva_find_first(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	/* No validation: the last byte simply wraps, as in the kernel. */
+	return gpuva_it_iter_first(&gpuvm->rb.tree, addr, addr + range - 1);
+}
+
+struct drm_gpuva *drm_gpuva_find(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	struct drm_gpuva *va = drm_gpuva_find_first(gpuvm, addr, range);
+
+	if (!va || va->va.addr != addr || va->va.range != range)
+		return NULL;
+	return va;
+}
+
+/*
+ * Probes the two bytes [start - 1, start]: a VA covering start - 1 is the
+ * neighbour, but lacking one a VA starting at @start is returned too.
+ */
+struct drm_gpuva *drm_gpuva_find_prev(struct drm_gpuvm *gpuvm, u64 start)
+{
+	if (!drm_gpuvm_range_valid(gpuvm, start - 1, 1))
+		return NULL;
+	return gpuva_it_iter_first(&gpuvm->rb.tree, start - 1, start);
+}
+
+/* Probes [end, end + 1]: may return a VA starting at end + 1 (not adjacent). */
+struct drm_gpuva *drm_gpuva_find_next(struct drm_gpuvm *gpuvm, u64 end)
+{
+	if (!drm_gpuvm_range_valid(gpuvm, end, 1))
+		return NULL;
+	return gpuva_it_iter_first(&gpuvm->rb.tree, end, end + 1);
+}
+
+bool drm_gpuvm_interval_empty(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	/* The reserved node is in the tree, so it counts as occupied. */
+	return !drm_gpuva_find_first(gpuvm, addr, range);
+}
