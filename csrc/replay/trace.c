@@ -45,13 +45,19 @@ static enum trace_status fail(struct trace_parser *p, unsigned long line, const 
 	return TRACE_ERROR;
 }
 
-/* Reads one line (without its newline) into p->buf; 1, 0 at EOF, -errno. */
-static int read_line(struct trace_parser *p)
+/*
+ * Reads one line (without its newline) into p->buf: 1, 0 at EOF, -errno.
+ * *nul is set if the line holds a NUL byte (it would cut the line short).
+ * The reader is single-threaded, hence getc_unlocked().
+ */
+static int read_line(struct trace_parser *p, bool *nul)
 {
 	size_t len = 0;
+	int c;
 
-	for (;;) {
-		if (p->cap - len < 2) {
+	*nul = false;
+	while ((c = getc_unlocked(p->in)) != EOF && c != '\n') {
+		if (len + 1 >= p->cap) {
 			size_t cap = p->cap ? p->cap * 2 : 256;
 			char *buf = krealloc(p->buf, cap);
 
@@ -60,16 +66,19 @@ static int read_line(struct trace_parser *p)
 			p->buf = buf;
 			p->cap = cap;
 		}
-		if (!fgets(p->buf + len, (int)(p->cap - len), p->in)) {
-			if (ferror(p->in))
-				return -EIO;
-			if (len == 0)
-				return 0;
-			break; /* last line without a newline */
-		}
-		len += strlen(p->buf + len);
-		if (len && p->buf[len - 1] == '\n')
-			break;
+		if (!c)
+			*nul = true;
+		p->buf[len++] = (char)c;
+	}
+	if (ferror(p->in))
+		return -EIO;
+	if (c == EOF && len == 0)
+		return 0;
+	if (!p->buf) {
+		p->buf = kmalloc(256);
+		if (!p->buf)
+			return -ENOMEM;
+		p->cap = 256;
 	}
 	p->buf[len] = '\0';
 	p->line++;
@@ -348,10 +357,11 @@ static enum trace_status parse_line(struct trace_parser *p, int n, char **w,
 enum trace_status trace_next(struct trace_parser *p, struct trace_cmd *cmd)
 {
 	char *words[MAX_WORDS];
+	bool nul;
 	int n, ret;
 
 	do {
-		ret = read_line(p);
+		ret = read_line(p, &nul);
 		if (ret < 0)
 			return fail(p, 0, "%s", ret == -ENOMEM ? "out of memory" : "read error");
 		if (ret == 0) {
@@ -359,6 +369,8 @@ enum trace_status trace_next(struct trace_parser *p, struct trace_cmd *cmd)
 				return fail(p, p->line + 1, "'vm' missing: the trace has no 'vm' command");
 			return TRACE_EOF;
 		}
+		if (nul)
+			return fail(p, p->line, "NUL byte in line");
 		n = split_words(p->buf, words);
 	} while (n == 0);
 
