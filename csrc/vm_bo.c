@@ -446,22 +446,28 @@ void drm_gpuvm_bo_gem_evict_locked(struct drm_gem_object *obj, bool evict)
 }
 
 /*
- * Which lock guards the list depends on the mode of the VMs on it, which we
- * cannot know before reading it. Evicting requires the object's resv (the
- * staged-mode list lock) anyway, so taking the gpuva mutex as well covers
- * immediate-mode VMs; the mutex nests inside the resv.
+ * Which lock guards the object's vm_bo list depends on the mode of the VMs
+ * on it, unknown before reading it; take both: the object's resv (the
+ * staged-mode list lock, and what drm_gpuvm_bo_evict() requires anyway), then
+ * the gpuva mutex (immediate mode), which nests inside it. Locks this thread
+ * already holds are used as they are.
  */
 void drm_gpuvm_bo_gem_evict(struct drm_gem_object *obj, bool evict)
 {
-	bool taken = !mutex_held_by_me(&obj->gpuva.lock);
+	bool resv_taken = !dma_resv_held(obj->resv);
+	bool mutex_taken = !mutex_held_by_me(&obj->gpuva.lock);
 	struct drm_gpuvm_bo *vm_bo;
 
-	if (taken)
+	if (resv_taken)
+		GPUVM_BUG_ON(dma_resv_lock(obj->resv, NULL) != 0);
+	if (mutex_taken)
 		mutex_lock(&obj->gpuva.lock);
 	drm_gem_for_each_gpuvm_bo(vm_bo, obj)
 		drm_gpuvm_bo_evict(vm_bo, evict);
-	if (taken)
+	if (mutex_taken)
 		mutex_unlock(&obj->gpuva.lock);
+	if (resv_taken)
+		dma_resv_unlock(obj->resv);
 }
 
 /* ------------------------------------------------------- link / unlink */
