@@ -111,6 +111,19 @@ int drm_exec_lock_obj(struct drm_exec *exec, struct drm_gem_object *obj)
 {
 	int ret;
 
+	if (unlikely(exec->contended)) {
+		if (WARN(exec->contended == DRM_EXEC_NOT_STARTED,
+			 "drm_exec_lock_obj outside drm_exec_until_all_locked()"))
+			return -EINVAL;
+		/*
+		 * A back-off is pending: the pass must restart before anything
+		 * else is locked. This also makes drm_exec_retry_on_contention()
+		 * safe inside a nested loop, where its "continue" only reaches
+		 * the inner loop: the remaining calls fail fast until cleanup().
+		 */
+		return -EDEADLK;
+	}
+
 	if (exec->prelocked == obj) {
 		ret = drm_exec_obj_locked(exec, obj);
 		if (ret)
