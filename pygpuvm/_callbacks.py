@@ -1,0 +1,135 @@
+"""C -> Python callbacks (``extern "Python"`` in ``_cdef/pyhelpers.h``).
+
+Protocol (pygit2's): a C call that may call back receives ``ffi.new_handle(payload)``
+as its ``priv`` pointer; the payload object is kept alive by the caller for the
+whole C call. A callback never lets an exception escape into C: it stores the
+exception on the payload and returns an error code, which makes the C walk stop;
+the caller re-raises the stored exception (with its traceback) once the C call
+has returned (:meth:`Payload.reraise`).
+
+The WARN hook is process-wide and may fire in any thread, possibly while C
+holds locks; it only calls :func:`warnings.warn`. If the warning filters turn
+that into an exception, the exception is kept per thread and raised by the
+next :func:`raise_pending` (the classes call it when a VM method returns).
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import threading
+import warnings
+from typing import Any
+
+from ._gpuvm import ffi, lib
+from .errors import GpuvmWarning
+
+__all__ = ["Payload", "raise_pending"]
+
+_tls = threading.local()
+
+
+def raise_pending() -> None:
+    """Raise the exception a WARN turned into in this thread, if any."""
+    exc = getattr(_tls, "pending", None)
+    if exc is not None:
+        _tls.pending = None
+        raise exc
+
+
+class Payload:
+    """Python side of one C call that calls back (see the module docstring)."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self) -> None:
+        self.exc: BaseException | None = None
+
+    def step(self, op: Any, name: str) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def insert_failed(self, piece: Any) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def validate(self, vm_bo: Any, exec_: Any) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def reraise(self) -> None:
+        exc = self.exc
+        if exc is not None:
+            self.exc = None
+            raise exc
+
+
+@ffi.def_extern()
+def _pygpuvm_warn_hook(file: Any, line: int, msg: Any, data: Any) -> None:
+    try:
+        text = ffi.string(msg).decode("utf-8", "replace") if msg != ffi.NULL else "WARN"
+        where = ffi.string(file).decode("utf-8", "replace") if file != ffi.NULL else "?"
+        warnings.warn(GpuvmWarning(f"{text} [{where}:{line}]"), stacklevel=2)
+    except BaseException as exc:  # noqa: BLE001 - must not propagate into C
+        if getattr(_tls, "pending", None) is None:
+            _tls.pending = exc
+
+
+def _call_step(op: Any, priv: Any, name: str) -> int:
+    if priv == ffi.NULL:
+        # A raw drm_gpuvm_sm_map() on a pygpuvm VM without a payload.
+        return -errno.EINVAL
+    payload: Payload = ffi.from_handle(priv)
+    if payload.exc is not None:
+        return -errno.ECANCELED
+    try:
+        return int(payload.step(op, name))
+    except BaseException as exc:  # noqa: BLE001
+        payload.exc = exc
+        return -errno.ECANCELED
+
+
+@ffi.def_extern(error=-errno.ECANCELED)
+def _pygpuvm_sm_step_map(op: Any, priv: Any) -> int:
+    return _call_step(op, priv, "sm_step_map")
+
+
+@ffi.def_extern(error=-errno.ECANCELED)
+def _pygpuvm_sm_step_remap(op: Any, priv: Any) -> int:
+    return _call_step(op, priv, "sm_step_remap")
+
+
+@ffi.def_extern(error=-errno.ECANCELED)
+def _pygpuvm_sm_step_unmap(op: Any, priv: Any) -> int:
+    return _call_step(op, priv, "sm_step_unmap")
+
+
+@ffi.def_extern(error=-errno.ECANCELED)
+def _pygpuvm_vm_bo_validate(vm_bo: Any, exec_: Any) -> int:
+    handle = lib.pygpuvm_vm_get_handle(vm_bo.vm)
+    if handle == ffi.NULL:
+        return -errno.EOPNOTSUPP
+    payload: Payload = ffi.from_handle(handle)
+    if payload.exc is not None:
+        return -errno.ECANCELED
+    try:
+        return int(payload.validate(vm_bo, exec_))
+    except BaseException as exc:  # noqa: BLE001
+        payload.exc = exc
+        return -errno.ECANCELED
+
+
+@ffi.def_extern()
+def _pygpuvm_insert_failed(piece: Any, priv: Any) -> None:
+    payload: Payload = ffi.from_handle(priv)
+    try:
+        payload.insert_failed(piece)
+    except BaseException as exc:  # noqa: BLE001
+        if payload.exc is None:
+            payload.exc = exc
+
+
+def _uninstall_warn_hook() -> None:
+    # WARNs during interpreter teardown must not call into a dying interpreter.
+    lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
+
+
+lib.pygpuvm_install_warn_hook()
+atexit.register(_uninstall_warn_hook)

@@ -1,0 +1,111 @@
+"""VAs: one mapping of a VM.
+
+The C ``struct drm_gpuva`` belongs to its VM (pygpuvm allocates it when ops
+are applied or on :meth:`pygpuvm.VM.insert`, and frees it when it is unmapped).
+A :class:`Va` therefore holds its :class:`~pygpuvm.VM` (not the C memory): its
+position fields are a snapshot taken when the wrapper was made (they never
+change while the VA is mapped), and everything else is read from C under the VM
+lock, only while the VA is still mapped. When the VA is removed its wrapper is
+*detached*: it keeps its snapshot, says ``detached``, and never touches C again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._gpuvm import ffi, lib
+from ._util import hexs
+from .errors import DetachedError
+
+if TYPE_CHECKING:
+    from .gem import GemObject
+    from .vm import VM
+    from .vm_bo import VmBo
+
+__all__ = ["Va"]
+
+
+class Va:
+    """One mapping ``[addr, addr + range)`` of ``obj`` at ``offset`` (or of nothing).
+
+    ``kernel`` is true for the VM's reserved node (it has no object and can
+    never be removed). ``end`` is ``addr + range`` as a Python int (no wrap).
+    """
+
+    __slots__ = ("_vm", "_ptr", "addr", "range", "offset", "obj", "kernel", "_flags",
+                 "_detached", "__weakref__")
+
+    def __init__(self, vm: VM, ptr: Any, addr: int, range: int, offset: int,
+                 obj: GemObject | None, kernel: bool, flags: int) -> None:
+        self._vm = vm
+        self._ptr = ptr
+        self.addr = addr
+        self.range = range
+        self.offset = offset
+        self.obj = obj
+        self.kernel = kernel
+        self._flags = flags
+        self._detached = False
+
+    @property
+    def end(self) -> int:
+        return self.addr + self.range
+
+    @property
+    def vm(self) -> VM:
+        return self._vm
+
+    @property
+    def mapped(self) -> bool:
+        """True while the VA is in its VM's tree."""
+        return not self._detached
+
+    @property
+    def detached(self) -> bool:
+        """True once the VA was unmapped/removed (or its VM closed)."""
+        return self._detached
+
+    @property
+    def flags(self) -> int:
+        """``enum drm_gpuva_flags`` bits (the last value seen if detached)."""
+        with self._vm._lock:
+            if not self._detached:
+                self._flags = int(self._ptr.flags)
+            return self._flags
+
+    @property
+    def invalidated(self) -> bool:
+        return bool(self.flags & lib.DRM_GPUVA_INVALIDATED)
+
+    def invalidate(self, invalidate: bool = True) -> None:
+        """``drm_gpuva_invalidate()``: set or clear DRM_GPUVA_INVALIDATED."""
+        with self._vm._lock:
+            self._check()
+            lib.drm_gpuva_invalidate(self._ptr, bool(invalidate))
+            self._flags = int(self._ptr.flags)
+
+    @property
+    def vm_bo(self) -> VmBo | None:
+        """The vm_bo this VA is linked to (None without an object or once detached)."""
+        with self._vm._lock:
+            if self._detached:
+                return None
+            ptr = self._ptr.vm_bo
+            if ptr == ffi.NULL:
+                return None
+            return self._vm._wrap_vm_bo(ptr)
+
+    def _check(self) -> None:
+        if self._detached:
+            raise DetachedError(f"{self!r} is no longer mapped")
+
+    def _detach(self) -> None:
+        if not self._detached:
+            self._detached = True
+            self._ptr = None
+
+    def __repr__(self) -> str:
+        name = self.obj.name if self.obj is not None else "-"
+        state = " kernel" if self.kernel else ""
+        state += " detached" if self._detached else ""
+        return f"<Va {hexs(self.addr)} {hexs(self.range)} {name} {hexs(self.offset)}{state}>"

@@ -1,0 +1,99 @@
+"""vm_bos: the unique association of a VM and a GEM object.
+
+A :class:`VmBo` owns one reference on its ``struct drm_gpuvm_bo``, released
+through ``pygpuvm_vm_bo_release`` (the plain, internally locking
+``drm_gpuvm_bo_put``, with the VM resv held in RESV_PROTECTED mode), so the
+last put can never free a lock its caller holds. It keeps its VM and GEM
+wrappers alive. Closing the VM releases the reference early and detaches it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._gpuvm import ffi, lib
+from .errors import DetachedError
+
+if TYPE_CHECKING:
+    from .gem import GemObject
+    from .va import Va
+    from .vm import VM
+
+__all__ = ["VmBo"]
+
+
+class VmBo:
+    """The vm_bo of ``obj`` in ``vm`` (see :meth:`pygpuvm.VM.obtain`)."""
+
+    __slots__ = ("_vm", "_ptr", "obj", "__weakref__")
+
+    def __init__(self, vm: VM, ptr: Any, obj: GemObject) -> None:
+        # @ptr carries a reference that this object now owns.
+        self._vm = vm
+        self._ptr = ffi.gc(ptr, lib.pygpuvm_vm_bo_release)
+        self.obj = obj
+
+    @property
+    def vm(self) -> VM:
+        return self._vm
+
+    @property
+    def detached(self) -> bool:
+        return self._ptr is None
+
+    def _live(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise DetachedError("vm_bo released (its VM was closed)")
+        return ptr
+
+    def _release(self) -> None:
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            ffi.release(ptr)
+
+    @property
+    def vas(self) -> list[Va]:
+        """The VAs linked to this vm_bo, in link order (TRACE.md ``bova`` order)."""
+        with self._vm._locked():
+            ptr = self._live()
+            size = 16
+            while True:
+                arr = ffi.new("struct drm_gpuva *[]", size)
+                n = lib.pygpuvm_vm_bo_vas(ptr, arr, size)
+                if n <= size:
+                    break
+                size = n
+            return [self._vm._wrap_va(arr[i]) for i in range(n)]
+
+    @property
+    def evicted(self) -> bool:
+        """``drm_gpuvm_bo.evicted``: the last value given to :meth:`evict`."""
+        return bool(self._live().evicted)
+
+    def evict(self, evict: bool = True) -> None:
+        """``drm_gpuvm_bo_evict()`` with the GEM's resv held, as the kernel requires.
+
+        In RESV_PROTECTED mode an *external* object's vm_bo only records the
+        flag; it joins :attr:`pygpuvm.VM.evicted_bos` at the next
+        ``drm_gpuvm_prepare_objects()`` (kernel behaviour).
+        """
+        with self._vm._locked():
+            lib.pygpuvm_vm_bo_evict(self._live(), bool(evict))
+
+    @property
+    def on_extobj_list(self) -> bool:
+        return bool(lib.pygpuvm_vm_bo_on_extobj_list(self._live()))
+
+    @property
+    def on_evict_list(self) -> bool:
+        return bool(lib.pygpuvm_vm_bo_on_evict_list(self._live()))
+
+    @property
+    def refcount(self) -> int:
+        """The C reference count (this object's reference included)."""
+        return int(lib.pygpuvm_vm_bo_refcount(self._live()))
+
+    def __repr__(self) -> str:
+        state = " detached" if self._ptr is None else ""
+        return f"<VmBo {self.obj.name} in {self._vm.name}{state}>"
