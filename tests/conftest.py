@@ -37,3 +37,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+@pytest.fixture
+def no_c_leaks():
+    """Assert that the test leaves no C allocation behind.
+
+    Compares ``lib.gpuvm_alloc_live()`` before and after the test, after a
+    ``gc.collect()`` (so objects dropped in cycles are finalized), and disarms
+    allocation-failure injection. Test modules that create C objects use it
+    with ``pytestmark = pytest.mark.usefixtures("no_c_leaks")``.
+    """
+    import gc
+
+    from pygpuvm.raw import lib
+
+    gc.collect()
+    before = lib.gpuvm_alloc_live()
+    yield
+    lib.gpuvm_alloc_fail_nth(0)
+    gc.collect()
+    after = lib.gpuvm_alloc_live()
+    assert after == before, f"C allocations leaked by the test: {after - before}"
