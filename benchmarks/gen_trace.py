@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Seeded workload generator for ``gpuvm-replay --bench`` (trace format: TRACE.md).
 
-Layout. The VA space is ``[0, 2^48)`` with the top 4 GiB reserved for the
-kernel (the ``vm`` line's reserved node). Below it, N *slots* are laid out in
+Layout. The VA space is ``[0, 2^48)`` with the low 4 GiB reserved for the
+kernel (the ``vm`` line's reserved node). Above it, N *slots* are laid out in
 address order, one per live mapping of the population; slot ``i`` starts at
-``i * stride + jitter`` (4 KiB aligned) and every mapping of the slot stays
-inside its 2 MiB *window* ``[base, base + 2 MiB)``::
+``4 GiB + i * stride + jitter`` (4 KiB aligned) and every mapping of the slot
+stays inside its 2 MiB *window* ``[base, base + 2 MiB)``::
 
-    0                                                         2^48-4G   2^48
-    |[slot 0 ]      [slot 1 ]    [slot 2 ]     ...  [slot N-1]   |reserved|
-     ^base0 ^window  ^base1
+    0        4G                                                          2^48
+    |reserved|[slot 0 ]      [slot 1 ]    [slot 2 ]     ...  [slot N-1]   |
+              ^base0 ^window  ^base1
+
+(The reserved node sits below the population on purpose: above it, every
+address-ordered map's find_first would descend to it; PROFILE.md measures that.)
 
 Phases. ``vm`` and ``bo`` lines (four objects, two of them ``ext``), the
 *population* (one map per slot at its base, 4 KiB .. 2 MiB, address order),
@@ -49,8 +52,8 @@ from typing import TextIO
 PAGE = 4096
 WINDOW = 512  # pages: a slot's mappings all lie in [base, base + 2 MiB)
 VA_SPACE = 1 << 48
-RESERVE = 1 << 32  # kernel-reserved node at the top of the VA space
-SLOT_AREA = VA_SPACE - RESERVE
+RESERVE = 1 << 32  # kernel-reserved node [0, 4 GiB)
+SLOT_AREA = VA_SPACE - RESERVE  # slots live in [RESERVE, VA_SPACE)
 BOS = (("A", False), ("B", False), ("X", True), ("Y", True))
 WORKLOADS = ("population", "steady", "query")
 FLUSH_LINES = 8192
@@ -134,7 +137,8 @@ class _Space:
             raise ValueError(f"--live {n} too large: slots would be < 2 MiB apart")
         jitter_pages = (self.stride - WINDOW * PAGE) // PAGE
         rand = rng.randrange
-        self.base = array("Q", (i * self.stride + rand(jitter_pages + 1) * PAGE for i in range(n)))
+        self.base = array("Q", (RESERVE + i * self.stride + rand(jitter_pages + 1) * PAGE
+                                for i in range(n)))
         self.head = array("H", bytes(2 * n))
         self.shaped: dict[int, list[tuple[int, int]]] = {}
         self.multi: list[int] = []
@@ -196,8 +200,8 @@ class _Space:
 
     def count_range(self, addr: int, end: int) -> int:
         """Pieces intersecting the byte range [addr, end) (a prefetch walk)."""
-        first = min(addr // self.stride, self.n - 1)
-        last = min((end - 1) // self.stride, self.n - 1)
+        first = min((addr - RESERVE) // self.stride, self.n - 1)
+        last = min((end - 1 - RESERVE) // self.stride, self.n - 1)
         hits = 0
         for j in range(first, last + 1):
             base = self.base[j]
@@ -231,7 +235,7 @@ def generate(out: TextIO, workload: str, live: int, commands: int | None = None,
 
     w.line(f"# pygpuvm benchmark trace: workload={workload} live={live} "
            f"commands={commands} seed={seed}\n")
-    w.line(f"vm 0x0 {VA_SPACE:#x} {SLOT_AREA:#x} {RESERVE:#x}\n")
+    w.line(f"vm 0x0 {VA_SPACE:#x} 0x0 {RESERVE:#x}\n")
     for name, ext in BOS:
         w.line(f"bo {name}{' ext' if ext else ''}\n")
 
@@ -322,7 +326,7 @@ def generate(out: TextIO, workload: str, live: int, commands: int | None = None,
             done += 1
     elif workload == "query":
         stride = space.stride
-        top = live * stride
+        top = RESERVE + live * stride
         for _ in range(commands):
             if rng.random() < 0.5:
                 i = rand(live)
@@ -330,7 +334,7 @@ def generate(out: TextIO, workload: str, live: int, commands: int | None = None,
                 size = randint(1, 16) * PAGE
             else:
                 size = randint(1, 8) * stride
-                addr = rand(max(1, (top - size) // PAGE)) * PAGE
+                addr = RESERVE + rand(max(1, (top - RESERVE - size) // PAGE)) * PAGE
             timed_ops += space.count_range(addr, addr + size)
             w.line(f"prefetch {addr:#x} {size:#x}\n")
 
@@ -358,14 +362,14 @@ def generate_baseline(out: TextIO, pairs: int = 20_000) -> TraceStats:
     """
     w = _Writer(out)
     w.line("# pygpuvm benchmark baseline trace (fixed costs only)\n")
-    w.line(f"vm 0x0 {VA_SPACE:#x} {SLOT_AREA:#x} {RESERVE:#x}\n")
+    w.line(f"vm 0x0 {VA_SPACE:#x} 0x0 {RESERVE:#x}\n")
     for name, ext in BOS:
         w.line(f"bo {name}{' ext' if ext else ''}\n")
     w.line("mark\n")
     for k in range(pairs):
         name = BOS[k % 4][0]
-        w.line(f"map 0x100000 0x1000 {name} 0x0\n")
-        w.line("unmap 0x100000 0x1000\n")
+        w.line(f"map {2 * RESERVE:#x} 0x1000 {name} 0x0\n")
+        w.line(f"unmap {2 * RESERVE:#x} 0x1000\n")
     w.flush()
     return TraceStats("baseline", 0, 0, 2 * pairs, 2 * pairs, 0, 0, 1, w.lines)
 
