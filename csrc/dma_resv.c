@@ -123,7 +123,10 @@ void dma_resv_add_fence(struct dma_resv *obj, struct dma_fence *fence,
 	if (WARN_ON(!fence))
 		return;
 
-	/* A newer fence of the same timeline supersedes the old one; a signalled fence is dead weight. */
+	/*
+	 * A later fence of the same timeline and usage supersedes the old
+	 * one, and a signalled fence is dead weight: reuse either slot.
+	 */
 	for (i = 0; i < obj->num_fences; i++) {
 		struct dma_fence *old = obj->fences[i];
 
@@ -192,6 +195,8 @@ long dma_resv_wait_timeout(struct dma_resv *obj, enum dma_resv_usage usage, bool
 	bool locked;
 	unsigned int i;
 
+	if (WARN(timeout_ns < 0, "dma_resv_wait_timeout with negative timeout %ld", timeout_ns))
+		return -EINVAL;
 	/*
 	 * One unsignalled fence at a time, referenced under the lock and waited
 	 * for without it, so the signaller (which may need this lock) can run.

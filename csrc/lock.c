@@ -5,8 +5,6 @@
  * reads its own identity there really holds the lock; other threads only get
  * a racy-but-atomic hint, which is all mutex_is_locked() promises.
  */
-#include <errno.h>
-
 #include "linux/bug.h"
 #include "linux/mutex.h"
 
