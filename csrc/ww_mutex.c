@@ -143,7 +143,7 @@ void ww_mutex_lock_slow(struct ww_mutex *lock, struct ww_acquire_ctx *ctx)
 		WARN(ctx->acquired != 0,
 		     "ww_mutex_lock_slow with %u other locks held", ctx->acquired);
 	ret = ww_mutex_lock_common(lock, ctx, false);
-	/* The kernel's slow path cannot fail; a duplicate here is a caller bug (recursion already warned). */
+	/* The kernel's slow path cannot fail: a duplicate is a caller bug (recursion warned already). */
 	WARN(ret == -EALREADY, "ww_mutex_lock_slow on a lock the context already holds");
 }
 
