@@ -1013,6 +1013,33 @@ static bool test_teardown_warns(void)
 	return true;
 }
 
+/* Ours: the kernel would oops on a NULL resv object; we WARN and go on. */
+static bool test_init_without_resv_object(void)
+{
+	const long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = kzalloc(sizeof(*vm));
+	unsigned long warn0 = gpuvm_warn_count();
+	unsigned int seen0 = warn_seen;
+	struct drm_gpuva *va;
+
+	ASSERT_NONNULL(vm);
+	drm_gpuvm_init(vm, "no-resv", 0, NULL, NULL, 0, P(0x10), 0, 0, &test_ops);
+	ASSERT_EQ(gpuvm_warn_count(), warn0 + 1);
+	ASSERT_TRUE(warned(seen0, "resv object"));
+	ASSERT_NULL(vm->r_obj);
+	/* The VA space itself works. */
+	va = va_insert(vm, P(1), P(1), NULL);
+	ASSERT_NONNULL(va);
+	ASSERT_TRUE(drm_gpuva_find(vm, P(1), P(1)) == va);
+	va_remove_free(va);
+	vm_free_calls = 0;
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(vm_free_calls, 1);
+	ASSERT_EQ(gpuvm_warn_count(), warn0 + 1);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 /* -------------------------------------------------------- resv object */
 
 static bool test_resv_object_alloc(void)
@@ -1071,6 +1098,7 @@ int main(void)
 	RUN(test_list_order_random);
 	RUN(test_refcount_last_put_by_remove);
 	RUN(test_teardown_warns);
+	RUN(test_init_without_resv_object);
 	RUN(test_resv_object_alloc);
 
 	gpuvm_set_warn_hook(NULL, NULL);
