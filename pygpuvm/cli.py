@@ -1,11 +1,163 @@
-"""The ``pygpuvm`` console script."""
+"""The ``pygpuvm`` command.
 
+    pygpuvm                 a small built-in demo: a trace, its replay, the drawing
+    pygpuvm replay FILE|-   run a trace (TRACE.md) and print the canonical result
+    pygpuvm show FILE|-     draw the address space at the end of a trace
+    pygpuvm bench           the standard benchmarks
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
 import sys
+import textwrap
+from typing import IO
+
+__all__ = ["main", "DEMO_TRACE"]
+
+DEMO_TRACE = b"""\
+# pygpuvm demo: a 1 MiB VM whose first 64 KiB are reserved for the kernel,
+# a private bo (shares the VM's resv) and an external one (its own resv).
+vm 0x0 0x100000 0x0 0x10000
+bo color
+bo depth ext
+map 0x10000 0x40000 color 0x0         # one mapping of color
+map 0x20000 0x10000 depth 0x100000    # depth punched into it: a remap (prev + next)
+map 0x60000 0x20000 depth 0x0
+map 0x90000 0x8000 - 0x0              # sparse: no object behind it
+unmap 0x48000 0x8000                  # trim the end of color's tail piece
+prefetch 0x0 0x100000                 # every node, the kernel's included
+dump
+"""
+
+_EPILOG = """\
+traces: one command per line, '#' comments; see TRACE.md in the pygpuvm sources:
+  vm <start> <range> [<roff> <rrange>]   bo <name> [ext]
+  map <addr> <range> <bo|-> <offset>      unmap <addr> <range>
+  bo_unmap <bo>   prefetch <addr> <range>   dump   mark
+exit status: 0 ok, 2 malformed trace or bad usage, 1 internal failure.
+"""
+
+
+def _wrap(text: str) -> str:
+    # The raw formatter keeps the epilog's layout, so descriptions are wrapped here.
+    return textwrap.fill(text, 78)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pygpuvm",
+        description=_wrap("pygpuvm: the Linux kernel's DRM GPU VA manager (drm_gpuvm) in "
+                    "userspace. Without a command, runs a small demo."),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("demo", help="the built-in demo (the default)",
+                   description=_wrap("Replay a small built-in trace and draw the result."))
+
+    p = sub.add_parser(
+        "replay", help="run a trace and print the canonical result",
+        description=_wrap("Run a trace through the C core, as a staged-mode driver would, and "
+                    "print every command's ops list, warnings and dumps in the canonical, "
+                    "byte-exact format of TRACE.md (compare implementations with diff). "
+                    "This is the Python implementation over the raw bindings; the C "
+                    "program gpuvm-replay prints the same."),
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("trace", metavar="FILE|-", help="trace file, or - for standard input")
+
+    p = sub.add_parser(
+        "show", help="draw the address space at the end of a trace",
+        description=_wrap("Run a trace (output discarded) and draw the final address space: "
+                    "an overview bar, one bar per mapping with its bo and offset, the "
+                    "kernel-reserved node, and the vm_bos with their mappings."),
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("trace", metavar="FILE|-", help="trace file, or - for standard input")
+    p.add_argument("--width", type=int, default=None, metavar="N",
+                   help="bar width in columns (default: fit the terminal)")
+
+    p = sub.add_parser("bench", help="run the standard benchmarks (issue 6)",
+                       description=_wrap("Run the standard benchmarks."))
+    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _open(path: str) -> IO[bytes]:
+    return sys.stdin.buffer if path == "-" else open(path, "rb")
+
+
+def _cmd_replay(path: str) -> int:
+    from .replay import run
+
+    return run(path)
+
+
+def _show(lines: IO[bytes] | list[bytes], width: int | None, prog: str,
+          out: IO[str]) -> int:
+    from .replay import replay_state
+    from .show import render
+
+    status, state = replay_state(lines, io.BytesIO(), sys.stderr.buffer, prog)
+    if state is not None:
+        out.write(render(state, width))
+    return status
+
+
+def _cmd_show(path: str, width: int | None) -> int:
+    if width is not None and width < 8:
+        sys.stderr.write("pygpuvm show: --width must be at least 8\n")
+        return 2
+    try:
+        f = _open(path)
+    except OSError as exc:
+        sys.stderr.write(f"pygpuvm show: {path}: {exc.strerror}\n")
+        return 2
+    try:
+        return _show(f, width, "pygpuvm show", sys.stdout)
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def _cmd_demo() -> int:
+    from .replay import replay
+
+    out = sys.stdout
+    out.write("pygpuvm demo. The trace:\n\n")
+    out.write(DEMO_TRACE.decode())
+    out.write("\nReplayed (pygpuvm replay FILE prints this for any trace):\n\n")
+    out.flush()
+    status = replay(DEMO_TRACE.splitlines(keepends=True), sys.stdout.buffer,
+                    sys.stderr.buffer, "pygpuvm")
+    if status:
+        return status
+    out.write("\nThe address space at the end (pygpuvm show FILE draws this):\n\n")
+    return _show(DEMO_TRACE.splitlines(keepends=True), None, "pygpuvm", out)
+
+
+def _cmd_bench(args: list[str]) -> int:
+    sys.stderr.write("pygpuvm bench: not implemented yet (issue 6)\n")
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("pygpuvm: demo not implemented yet")
-    return 0
+    args = _build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.command == "replay":
+            return _cmd_replay(args.trace)
+        if args.command == "show":
+            return _cmd_show(args.trace, args.width)
+        if args.command == "bench":
+            return _cmd_bench(args.args)
+        return _cmd_demo()
+    except BrokenPipeError:
+        # `pygpuvm replay big.trace | head`: stop quietly; point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

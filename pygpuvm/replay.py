@@ -26,7 +26,8 @@ from typing import IO, Any, Callable, Iterator
 
 from .raw import ffi, lib
 
-__all__ = ["TraceError", "Command", "parse", "replay", "run", "main"]
+__all__ = ["TraceError", "Command", "VaInfo", "VmBoInfo", "State", "parse", "replay",
+           "replay_state", "run", "main"]
 
 PROG = "pygpuvm replay"
 U64 = 1 << 64
@@ -66,6 +67,37 @@ class Command:
     line: int
     args: tuple[int, ...] = ()
     bo: int | None = None
+
+
+@dataclass(frozen=True)
+class VaInfo:
+    """One mapping after a replay: its range, bo name (None: no object) and offset."""
+
+    addr: int
+    range: int
+    bo: bytes | None
+    offset: int
+
+
+@dataclass(frozen=True)
+class VmBoInfo:
+    """A bo's vm_bo: whether it is on the extobj list and its mappings in link order."""
+
+    bo: bytes
+    ext: bool
+    vas: tuple[VaInfo, ...]
+
+
+@dataclass(frozen=True)
+class State:
+    """The VM at the end of a trace (what ``dump`` prints, plus the VM's geometry)."""
+
+    start: int
+    range: int
+    reserved: tuple[int, int] | None  # (addr, range) of the reserved node, if any
+    reserved_inserted: bool
+    vas: tuple[VaInfo, ...]
+    vm_bos: tuple[VmBoInfo, ...]
 
 
 class Parser:
@@ -455,6 +487,32 @@ class _Replayer:
                 lib.drm_gpuvm_bo_put_locked(vm_bo)
         w(b"end\n")
 
+    def _va_info(self, va: Any) -> VaInfo:
+        bo = None if va.gem.obj == ffi.NULL else self._name(va.gem.obj)
+        return VaInfo(va.va.addr, va.va.range, bo, va.gem.offset)
+
+    def snapshot(self) -> State:
+        """The current state, as :class:`State` (same content as ``dump``)."""
+        vm = self.vm
+        node = vm.kernel_alloc_node
+        reserved = (node.va.addr, node.va.range) if node.va.range else None
+        vas = tuple(self._va_info(va) for va in self.vas() if va != self.kernel_node)
+        vm_bos = []
+        for obj in self.objs:
+            vm_bo = lib.drm_gpuvm_bo_find_locked(vm, obj)
+            if vm_bo == ffi.NULL:
+                continue
+            try:
+                linked = _list(ffi.addressof(vm_bo[0], "list", "gpuva"), "struct drm_gpuva",
+                               "gem", "entry")
+                ext = not lib.list_empty(ffi.addressof(vm_bo[0], "list", "entry", "extobj"))
+                vm_bos.append(VmBoInfo(self._name(obj), ext,
+                                       tuple(self._va_info(va) for va in linked)))
+            finally:
+                lib.drm_gpuvm_bo_put_locked(vm_bo)
+        return State(vm.mm_start, vm.mm_range, reserved, bool(vm.kernel_alloc_node_inserted),
+                     vas, tuple(vm_bos))
+
     def vas(self) -> list[Any]:
         return _list(ffi.addressof(self.vm[0], "rb", "list"), "struct drm_gpuva", "rb", "entry")
 
@@ -510,10 +568,8 @@ def _restore_warn_hook() -> None:
         lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
 
 
-def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
-           prog: str = PROG) -> int:
-    """Replay a trace read from @lines (bytes), writing the result to @out and
-    messages to @err (both binary). Returns the exit status (0, 1 or 2)."""
+def _replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes], prog: str,
+            at_end: Callable[[_Replayer], None] | None = None) -> int:
     parser = Parser()
     r = _Replayer(out, err, parser)
     live0 = lib.gpuvm_alloc_live()
@@ -522,6 +578,8 @@ def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
     try:
         for cmd in parse(lines, parser):
             r.execute(cmd)
+        if at_end is not None:
+            at_end(r)
     except TraceError as exc:
         out.flush()
         err.write(b"%s: %s\n" % (prog.encode(), str(exc).encode("utf-8", "surrogateescape")))
@@ -538,6 +596,22 @@ def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
         status = status or 1
     out.flush()
     return status
+
+
+def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
+           prog: str = PROG) -> int:
+    """Replay a trace read from @lines (bytes), writing the result to @out and
+    messages to @err (both binary). Returns the exit status (0, 1 or 2)."""
+    return _replay(lines, out, err, prog)
+
+
+def replay_state(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
+                 prog: str = PROG) -> tuple[int, State | None]:
+    """Like :func:`replay`, and also return the final :class:`State` (None if
+    the trace is malformed)."""
+    states: list[State] = []
+    status = _replay(lines, out, err, prog, lambda r: states.append(r.snapshot()))
+    return status, (states[0] if states and status != 2 else None)
 
 
 def run(path: str, out: IO[bytes] | None = None, err: IO[bytes] | None = None,
