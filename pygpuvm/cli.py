@@ -47,34 +47,34 @@ def _wrap(text: str) -> str:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="pygpuvm",
+        prog="pygpuvm", epilog=_EPILOG, formatter_class=raw,
         description=_wrap("pygpuvm: the Linux kernel's DRM GPU VA manager (drm_gpuvm) in "
-                    "userspace. Without a command, runs a small demo."),
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+                          "userspace. Without a command, runs a small demo."))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("demo", help="the built-in demo (the default)",
                    description=_wrap("Replay a small built-in trace and draw the result."))
 
     p = sub.add_parser(
-        "replay", help="run a trace and print the canonical result",
-        description=_wrap("Run a trace through the C core, as a staged-mode driver would, and "
-                    "print every command's ops list, warnings and dumps in the canonical, "
-                    "byte-exact format of TRACE.md (compare implementations with diff). "
-                    "This is the Python implementation over the raw bindings; the C "
-                    "program gpuvm-replay prints the same."),
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "replay", help="run a trace and print the canonical result", epilog=_EPILOG,
+        formatter_class=raw,
+        description=_wrap("Run a trace through the C core, as a staged-mode driver would, "
+                          "and print every command's ops list, warnings and dumps in the "
+                          "canonical, byte-exact format of TRACE.md (compare "
+                          "implementations with diff). This is the Python implementation "
+                          "over the raw bindings; the C program gpuvm-replay prints the "
+                          "same."))
     p.add_argument("trace", metavar="FILE|-", help="trace file, or - for standard input")
 
     p = sub.add_parser(
-        "show", help="draw the address space at the end of a trace",
-        description=_wrap("Run a trace (output discarded) and draw the final address space: "
-                    "an overview bar, one bar per mapping with its bo and offset, the "
-                    "kernel-reserved node, and the vm_bos with their mappings."),
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "show", help="draw the address space at the end of a trace", epilog=_EPILOG,
+        formatter_class=raw,
+        description=_wrap("Run a trace (output discarded) and draw the final address "
+                          "space: an overview bar, one bar per mapping with its bo and "
+                          "offset, the kernel-reserved node, and the vm_bos with their "
+                          "mappings."))
     p.add_argument("trace", metavar="FILE|-", help="trace file, or - for standard input")
     p.add_argument("--width", type=int, default=None, metavar="N",
                    help="bar width in columns (default: fit the terminal)")
