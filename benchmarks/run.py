@@ -190,6 +190,13 @@ def _cmd_output(args: list[str]) -> str:
         return ""
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return ""
+
+
 def machine_info(replay: Path | None) -> dict[str, str]:
     info: dict[str, str] = {}
     cpu = "unknown"
@@ -210,6 +217,9 @@ def machine_info(replay: Path | None) -> dict[str, str]:
     except OSError:
         pass
     info["os"] = f"{platform.system()} {platform.release()}"
+    load = _loadavg()
+    if load:
+        info["load average (1/5/15 min) after the run"] = load
     info["python"] = f"{platform.python_implementation()} {platform.python_version()}"
     compiler = ""
     if replay is not None:
@@ -376,30 +386,33 @@ def replay_table(results: list[Result], bpm: dict[int, float]) -> list[str]:
 
 def python_table(data: dict, results: list[Result]) -> list[str]:
     """Summarise pytest-benchmark JSON: medians, and the issue's Python targets."""
-    by_name = {b["name"]: b for b in data.get("benchmarks", [])}
+    benches = data.get("benchmarks", [])
     steady = {r.live: r.ns for r in results if r.workload == "steady"}
-    lines = ["| benchmark | median | per item | target | |", "|---|---:|---:|---:|---|"]
-    for name, b in by_name.items():
+    refs = {b["extra_info"]["compare"]: b["stats"]["median"] for b in benches
+            if b.get("extra_info", {}).get("reference")}
+    lines = ["| benchmark | N live | median per call | per item | target | |",
+             "|---|---:|---:|---:|---|---|"]
+    for b in benches:
         med = b["stats"]["median"]
         extra = b.get("extra_info", {})
         items = extra.get("items", 1)
         per = med / items
-        target = ""
-        status = ""
+        target = status = ""
         if extra.get("target_us") is not None:
-            target = f"<= {extra['target_us']} us"
+            target = f"<= {extra['target_us']:g} us"
             status = _status(per * 1e6, extra["target_us"])
         elif extra.get("replay_steady_live") is not None:
             ref = steady.get(extra["replay_steady_live"])
             if ref:
-                target = f"<= 2x replay ({2 * ref:.0f} ns)"
+                target = f"<= 2x gpuvm-replay steady ({2 * ref:.0f} ns/cmd)"
                 status = _status(per * 1e9, 2 * ref)
-        elif extra.get("speedup_min") is not None and extra.get("speedup") is not None:
-            target = f">= {extra['speedup_min']}x intervaltree"
-            status = "ok" if extra["speedup"] >= extra["speedup_min"] else "MISSED"
-            target += f" (measured {extra['speedup']:.0f}x)"
-        lines.append(f"| {name} | {_fmt_time(med)} | {_fmt_time(per) if items > 1 else ''} | "
-                     f"{target} | {status} |")
+        elif extra.get("compare") in refs and not extra.get("reference"):
+            speedup = refs[extra["compare"]] / med
+            target = f">= 20x intervaltree (measured {speedup:.1f}x)"
+            status = "ok" if speedup >= 20 else "MISSED"
+        live = extra.get("live")
+        lines.append(f"| {b['name']} | {_fmt_live(live) if live else ''} | {_fmt_time(med)} | "
+                     f"{_fmt_time(per) if items > 1 else ''} | {target} | {status} |")
     return lines
 
 
@@ -505,8 +518,12 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     except ReplayError as e:
         print(f"{ap.prog}: {e}", file=sys.stderr)
         return 2
-    command = shlex.join([prog or "python benchmarks/run.py", *(argv if argv is not None
-                                                                  else sys.argv[1:])])
+    command = " ".join([prog or "python benchmarks/run.py",
+                        shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
+    load_before = _loadavg()
+    if load_before and float(load_before.split()[0]) > 0.5 * (os.cpu_count() or 1):
+        print(f"note: the machine is busy (load average {load_before}); timings will be noisy",
+              file=sys.stderr)
     progress = Progress(sys.stderr, 1 + len(mode.sizes) * len(workloads) + int(args.python))
     t0 = time.monotonic()
     try:
@@ -522,6 +539,8 @@ def main(argv: list[str] | None = None, prog: str | None = None,
         return 130
     progress.finish()
     info = machine_info(replay)
+    if load_before:
+        info["load average (1/5/15 min) before the run"] = load_before
     term, md = render(mode, results, baseline, info, command, py, time.monotonic() - t0)
     sys.stdout.write(term)
     if args.output and args.output != "-":
