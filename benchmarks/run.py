@@ -125,16 +125,16 @@ class ReplayError(RuntimeError):
 
 
 def find_replay(explicit: str | None = None) -> Path:
-    """The gpuvm-replay binary: --replay, $GPUVM_REPLAY, PATH, this Python's
-    scripts directory, or a meson build directory of the source tree."""
-    cands: list[Path] = []
+    """The gpuvm-replay binary: --replay, $GPUVM_REPLAY, the one installed with
+    this interpreter's pygpuvm (its scripts directory), PATH, or a meson build
+    directory of the source tree."""
     for c in (explicit, os.environ.get("GPUVM_REPLAY")):
         if c:
             return Path(c)
+    cands = [Path(sysconfig.get_path("scripts")) / "gpuvm-replay"]
     w = shutil.which("gpuvm-replay")
     if w:
         cands.append(Path(w))
-    cands.append(Path(sysconfig.get_path("scripts")) / "gpuvm-replay")
     for d in sorted(REPO.glob("build*/")) + sorted(REPO.glob("build/*/")):
         cands.append(d / "csrc" / "gpuvm-replay")
     for c in cands:

@@ -79,8 +79,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, metavar="N",
                    help="bar width in columns (default: fit the terminal)")
 
+    # Every argument (--quick, --help, ...) goes to pygpuvm.bench's own parser:
+    # with a '+' prefix this subparser treats '--x' as a plain word, which a
+    # REMAINDER positional then takes even in first position.
     p = sub.add_parser("bench", help="run the standard benchmarks (issue 6)",
-                       description=_wrap("Run the standard benchmarks."))
+                       description=_wrap("Run the standard benchmarks."),
+                       add_help=False, prefix_chars="+")
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
@@ -139,8 +143,9 @@ def _cmd_demo() -> int:
 
 
 def _cmd_bench(args: list[str]) -> int:
-    sys.stderr.write("pygpuvm bench: not implemented yet (issue 6)\n")
-    return 2
+    from .bench import main as bench_main
+
+    return bench_main(args)
 
 
 def main(argv: list[str] | None = None) -> int:
