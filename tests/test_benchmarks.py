@@ -206,8 +206,10 @@ def test_measured_rss_is_the_replays_own(run, gen, replay, tmp_path):
 
 
 def test_pygpuvm_bench_tiny(replay):
+    # An installed (non-editable) pygpuvm finds the suite through this variable.
     out = subprocess.run([sys.executable, "-m", "pygpuvm.cli", "bench", "--tiny",
-                          "--replay", str(replay)], capture_output=True, text=True)
+                          "--replay", str(replay)], capture_output=True, text=True,
+                         env={**os.environ, "PYGPUVM_BENCHMARKS": str(BENCH_DIR)})
     assert out.returncode == 0, out.stderr
     assert "| 1e3 | steady |" in out.stdout
 
