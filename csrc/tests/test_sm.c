@@ -1693,26 +1693,19 @@ static bool bo_unmap_order(enum drm_gpuvm_flags flags)
 
 	/* The _locked form with the lock held: no lock WARN. */
 	warns = gpuvm_warn_count();
-	{
-		bool taken;
-
-		if (flags & DRM_GPUVM_IMMEDIATE_MODE) {
-			mutex_lock(&fx.a->gpuva.lock);
-			taken = true;
-		} else {
-			ASSERT_EQ(dma_resv_lock(fx.a->resv, NULL), 0);
-			taken = true;
-		}
-		ASSERT_TRUE(expect_bo_unmap_list(&fx, drm_gpuvm_bo_unmap_ops_create_locked(vm_bo),
-						 exp, ARRAY_SIZE(exp)));
-		/* Holding it already: the plain form must not deadlock. */
-		ASSERT_TRUE(expect_bo_unmap_list(&fx, drm_gpuvm_bo_unmap_ops_create(vm_bo), exp,
-						 ARRAY_SIZE(exp)));
-		if (taken && (flags & DRM_GPUVM_IMMEDIATE_MODE))
-			mutex_unlock(&fx.a->gpuva.lock);
-		else if (taken)
-			dma_resv_unlock(fx.a->resv);
-	}
+	if (flags & DRM_GPUVM_IMMEDIATE_MODE)
+		mutex_lock(&fx.a->gpuva.lock);
+	else
+		ASSERT_EQ(dma_resv_lock(fx.a->resv, NULL), 0);
+	ASSERT_TRUE(expect_bo_unmap_list(&fx, drm_gpuvm_bo_unmap_ops_create_locked(vm_bo), exp,
+					 ARRAY_SIZE(exp)));
+	/* Holding it already: the plain form must not deadlock. */
+	ASSERT_TRUE(expect_bo_unmap_list(&fx, drm_gpuvm_bo_unmap_ops_create(vm_bo), exp,
+					 ARRAY_SIZE(exp)));
+	if (flags & DRM_GPUVM_IMMEDIATE_MODE)
+		mutex_unlock(&fx.a->gpuva.lock);
+	else
+		dma_resv_unlock(fx.a->resv);
 	ASSERT_EQ(gpuvm_warn_count(), warns);
 
 	/* The _locked form without the lock: the assertion fires (a WARN). */
@@ -1776,8 +1769,8 @@ static bool expect_einval(struct fx *fx, u64 addr, u64 range)
  */
 static bool test_validation(void)
 {
-	long live = gpuvm_alloc_live();
 	struct fx fx;
+	long live;
 
 	ASSERT_TRUE(fx_init(&fx, &cb_ops, 0x1000, 0xf000, 0x2000, 0x1000));
 	live = gpuvm_alloc_live();
