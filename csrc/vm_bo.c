@@ -184,6 +184,12 @@ static void vm_bo_put_lock(struct vm_bo_put_locks *l, struct drm_gpuvm *gpuvm,
 		l->gem = true;
 		return;
 	}
+	/*
+	 * Immediate mode (the gpuva mutex nests inside every resv), or a single
+	 * resv. If the caller holds the object's resv but not the VM's, this
+	 * waits out of order, as a caller of the _locked form would have to:
+	 * lock the VM resv first (e.g. with drm_gpuvm_exec_lock) to avoid that.
+	 */
 	GPUVM_BUG_ON(dma_resv_lock(vm_resv, NULL) != 0);
 	l->vm_resv = true;
 	l->gem = gpuvm_gem_gpuva_lock(gpuvm, obj);

@@ -1340,6 +1340,119 @@ static bool test_obtain_race(void)
 	return true;
 }
 
+/*
+ * RESV_PROTECTED, staged: the plain last put needs the VM resv and the
+ * object's resv, and takes them as one ww transaction. Race it against a
+ * drm_exec taking the same two in the opposite order: back-offs, never a
+ * deadlock.
+ */
+struct put_vs_exec_args {
+	pthread_barrier_t *start;
+	struct drm_gpuvm *vm;
+	struct drm_gem_object *obj;
+	unsigned long backoffs;
+	int err;
+};
+
+static void *put_side(void *p)
+{
+	struct put_vs_exec_args *a = p;
+
+	pthread_barrier_wait(a->start);
+	for (int i = 0; i < 3000; i++) {
+		struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_obtain(a->vm, a->obj);
+
+		if (IS_ERR(vm_bo)) {
+			a->err = (int)PTR_ERR(vm_bo);
+			break;
+		}
+		dma_resv_lock(drm_gpuvm_resv(a->vm), NULL);
+		drm_gpuvm_bo_extobj_add(vm_bo);
+		dma_resv_unlock(drm_gpuvm_resv(a->vm));
+		drm_gpuvm_bo_put(vm_bo); /* last: VM resv + object resv, then free */
+	}
+	return NULL;
+}
+
+/* The opposite order: the object first, then the VM resv (and the extobjs). */
+static void *exec_side(void *p)
+{
+	struct put_vs_exec_args *a = p;
+
+	pthread_barrier_wait(a->start);
+	for (int i = 0; i < 3000; i++) {
+		struct drm_exec exec;
+		int ret = 0;
+
+		drm_exec_init(&exec, DRM_EXEC_IGNORE_DUPLICATES, 0);
+		drm_exec_until_all_locked(&exec) {
+			ret = drm_exec_lock_obj(&exec, a->obj);
+			drm_exec_retry_on_contention(&exec);
+			if (ret)
+				break;
+			ret = drm_gpuvm_prepare_vm(a->vm, &exec, 1);
+			drm_exec_retry_on_contention(&exec);
+			if (ret)
+				break;
+			ret = drm_gpuvm_prepare_objects(a->vm, &exec, 1);
+			drm_exec_retry_on_contention(&exec);
+			if (ret)
+				break;
+		}
+		a->backoffs += exec.num_backoffs;
+		drm_exec_fini(&exec);
+		if (ret) {
+			a->err = ret;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static bool test_plain_put_vs_exec_lock(void)
+{
+	long live0 = gpuvm_alloc_live();
+	unsigned long w0 = warn_log_count();
+	struct drm_device *drm = drm_dev_alloc("put_vs_exec");
+	struct drm_gpuvm *vm = vm_new(drm, DRM_GPUVM_RESV_PROTECTED);
+	struct drm_gem_object *obj = gem_new(drm), *other = gem_new(drm);
+	struct put_vs_exec_args a, b;
+	pthread_barrier_t start;
+	struct drm_gpuvm_bo *keep;
+	pthread_t ta, tb;
+
+	ASSERT_TRUE(vm && obj && other);
+	/* A second extobj that stays, so exec_lock always has two objects to order. */
+	keep = drm_gpuvm_bo_obtain(vm, other);
+	ASSERT_FALSE(IS_ERR_OR_NULL(keep));
+	dma_resv_lock(drm_gpuvm_resv(vm), NULL);
+	drm_gpuvm_bo_extobj_add(keep);
+	dma_resv_unlock(drm_gpuvm_resv(vm));
+
+	pthread_barrier_init(&start, NULL, 2);
+	a = (struct put_vs_exec_args){ .start = &start, .vm = vm, .obj = obj };
+	b = a;
+	ASSERT_EQ(pthread_create(&ta, NULL, put_side, &a), 0);
+	ASSERT_EQ(pthread_create(&tb, NULL, exec_side, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&start);
+	ASSERT_EQ(a.err, 0);
+	ASSERT_EQ(b.err, 0);
+	printf("# plain put vs drm_exec: %lu drm_exec back-offs\n", b.backoffs);
+	ASSERT_TRUE(list_empty(&obj->gpuva.list));
+	ASSERT_EQ(list_count_nodes(&vm->extobj.list), 1);
+	ASSERT_EQ(warn_log_count(), w0);
+
+	ASSERT_TRUE(drm_gpuvm_bo_put(keep));
+	drm_gem_object_put(obj);
+	drm_gem_object_put(other);
+	drm_gpuvm_put(vm);
+	drm_dev_put(drm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 int main(void)
 {
 	warn_log_install();
@@ -1366,5 +1479,6 @@ int main(void)
 	RUN(test_vm_teardown_warns);
 	RUN(test_alloc_failure);
 	RUN(test_obtain_race);
+	RUN(test_plain_put_vs_exec_lock);
 	return harness_done();
 }
