@@ -142,9 +142,10 @@ def render(state: State, width: int | None = None) -> str:
             rows.append((va.addr, va.range, _text(va.bo), f"{va.offset:#x}", sym))
 
     def hexw(v: int) -> str:
-        if v == U64:
-            return "2^64"
-        return f"{v % U64:#x}" + (" (wraps)" if v > U64 else "")
+        # Ends past u64 are shown unwrapped: the kernel would see v - 2^64.
+        if v >= U64:
+            return "2^64" + (f"+{v - U64:#x}" if v > U64 else "")
+        return f"{v:#x}"
 
     col_start = max([len("start")] + [len(hexw(r[0])) for r in rows])
     col_end = max([len("end")] + [len(hexw(r[0] + r[1])) for r in rows])
