@@ -624,3 +624,86 @@ static bool pygpuvm_gem_is_private_to(struct drm_gem_object *obj, struct drm_gpu
 {
 	return obj->resv == drm_gpuvm_resv(vm);
 }
+
+/* ------------------------------------------------------------------ exec */
+
+struct pygpuvm_bind_op {
+	int op;
+	u64 addr;
+	u64 range;
+	struct drm_gem_object *obj;
+	u64 offset;
+};
+
+static int pyg_bind_lock_pass(struct drm_gpuvm_exec *vm_exec, const struct pygpuvm_bind_op *ops,
+			      unsigned int num_ops, bool lock_vm, struct drm_gem_object **objs,
+			      unsigned int num_objs)
+{
+	struct drm_exec *exec = &vm_exec->exec;
+	unsigned int i;
+	int ret;
+
+	if (lock_vm) {
+		ret = drm_gpuvm_prepare_vm(vm_exec->vm, exec, vm_exec->num_fences);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < num_ops; i++) {
+		const struct pygpuvm_bind_op *b = &ops[i];
+
+		if (b->op == DRM_GPUVA_OP_MAP) {
+			struct drm_gpuvm_map_req req = {
+				.map = { .va = { .addr = b->addr, .range = b->range },
+					 .gem = { .offset = b->offset, .obj = b->obj } },
+			};
+
+			ret = drm_gpuvm_sm_map_exec_lock(vm_exec->vm, exec, vm_exec->num_fences,
+							 &req);
+		} else if (b->op == DRM_GPUVA_OP_UNMAP) {
+			ret = drm_gpuvm_sm_unmap_exec_lock(vm_exec->vm, exec, b->addr, b->range);
+		} else {
+			ret = -EINVAL;
+		}
+		if (ret)
+			return ret;
+	}
+	return drm_exec_prepare_array(exec, objs, num_objs, vm_exec->num_fences);
+}
+
+/*
+ * VM_BIND-style locking in one drm_exec transaction (flags and num_fences
+ * from @vm_exec): the VM resv if @lock_vm, the objects every bind op's
+ * sm_map/sm_unmap walk touches, then @objs. The walks reserve fence slots
+ * only for a map's own object (kernel §8.29); afterwards every locked object
+ * gets num_fences slots, so a fence can be added to all of them. 0 with
+ * everything locked, or an error with nothing locked.
+ */
+static int pygpuvm_exec_lock_bind(struct drm_gpuvm_exec *vm_exec,
+				  const struct pygpuvm_bind_op *ops, unsigned int num_ops,
+				  bool lock_vm, struct drm_gem_object **objs, unsigned int num_objs)
+{
+	struct drm_exec *exec = &vm_exec->exec;
+	struct drm_gem_object *obj;
+	unsigned int index;
+	int ret = 0;
+
+	drm_exec_init(exec, vm_exec->flags, 0);
+	drm_exec_until_all_locked(exec) {
+		ret = pyg_bind_lock_pass(vm_exec, ops, num_ops, lock_vm, objs, num_objs);
+		drm_exec_retry_on_contention(exec);
+		if (ret)
+			goto err;
+	}
+	if (vm_exec->num_fences) {
+		drm_exec_for_each_locked_object(exec, index, obj) {
+			ret = dma_resv_reserve_fences(obj->resv, vm_exec->num_fences);
+			if (ret)
+				goto err;
+		}
+	}
+	return 0;
+
+err:
+	drm_exec_fini(exec);
+	return ret;
+}

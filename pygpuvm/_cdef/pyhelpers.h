@@ -106,3 +106,20 @@ void pygpuvm_vm_deferred_cleanup(struct drm_gpuvm *vm);
 /* ---- GEM */
 unsigned int pygpuvm_gem_refcount(struct drm_gem_object *obj);
 bool pygpuvm_gem_is_private_to(struct drm_gem_object *obj, struct drm_gpuvm *vm);
+
+/* ---- exec: VM_BIND-style locking (pygpuvm/exec.py) */
+struct pygpuvm_bind_op {
+	int op;                      /* DRM_GPUVA_OP_MAP or DRM_GPUVA_OP_UNMAP */
+	u64 addr;
+	u64 range;
+	struct drm_gem_object *obj;  /* map: the object, or NULL */
+	u64 offset;                  /* map: offset into obj */
+};
+/*
+ * One drm_exec transaction: the VM resv (@lock_vm), the sm_map/sm_unmap
+ * exec-lock walk of every op, then @objs; then num_fences slots on every
+ * locked object. 0 (all locked) or a negative errno (nothing locked).
+ */
+int pygpuvm_exec_lock_bind(struct drm_gpuvm_exec *vm_exec, const struct pygpuvm_bind_op *ops,
+			   unsigned int num_ops, bool lock_vm, struct drm_gem_object **objs,
+			   unsigned int num_objs);
