@@ -601,7 +601,11 @@ def _replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes], 
 def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
            prog: str = PROG) -> int:
     """Replay a trace read from @lines (bytes), writing the result to @out and
-    messages to @err (both binary). Returns the exit status (0, 1 or 2)."""
+    messages to @err (both binary). Returns the exit status (0, 1 or 2).
+
+    For its duration the replay owns the process-wide WARN hook (a WARN from
+    another thread meanwhile would count as unexpected); pygpuvm's own hook is
+    reinstalled afterwards."""
     return _replay(lines, out, err, prog)
 
 
