@@ -689,31 +689,67 @@ class VM:
         with self._locked() as ptr:
             lib.pygpuvm_vm_deferred_cleanup(ptr)
 
-    def validate(self, fn: Any = None) -> None:
-        """``drm_gpuvm_validate()`` under an exec lock of the VM resv and its extobjs.
+    def validate(self, ex: Any = None, fn: Any = None) -> None:
+        """``drm_gpuvm_validate()``: call ``fn(vm_bo)`` for every evicted vm_bo.
 
-        ``fn(vm_bo)`` is called for every evicted vm_bo; returning None marks it
-        valid again (``drm_gpuvm_bo_evict(vm_bo, False)``), a negative errno
-        stops. Without ``fn`` every evicted vm_bo is simply marked valid.
+        ``ex``: an :class:`~pygpuvm.exec.Exec` of this VM held by this thread
+        (``with vm.exec_lock() as ex: vm.validate(ex, fn)``); without it, the
+        transaction this thread holds on this VM, else a fresh
+        :meth:`exec_lock` taken for the call. ``fn`` returning None marks the
+        vm_bo valid again (``drm_gpuvm_bo_evict(vm_bo, False)``); a negative
+        errno or an exception stops the walk and is raised. Without ``fn``
+        every evicted vm_bo is simply marked valid. RESV_PROTECTED: external
+        objects evicted since the last prepare join the list at the exec lock
+        (kernel §5.2); zombies are skipped. ``vm.validate(fn)`` also works.
         """
-        payload = _ValidatePayload(self, fn if fn is not None else (lambda vm_bo: None))
-        handle = ffi.new_handle(payload)
-        with self._locked() as ptr:
-            vm_exec = ffi.new("struct drm_gpuvm_exec *")
-            vm_exec.vm = ptr
-            vm_exec.num_fences = 0
-            ret = lib.drm_gpuvm_exec_lock(vm_exec)
-            if ret:
-                raise error_from_errno(ret, "exec lock")
-            lib.pygpuvm_vm_set_handle(ptr, handle)
-            try:
-                ret = lib.drm_gpuvm_validate(ptr, ffi.addressof(vm_exec, "exec"))
-            finally:
-                lib.pygpuvm_vm_set_handle(ptr, ffi.NULL)
-                lib.drm_gpuvm_exec_unlock(vm_exec)
-            payload.reraise()
-            if ret:
-                raise error_from_errno(ret, "validate")
+        from . import exec as _exec
+
+        if fn is None and ex is not None and not isinstance(ex, _exec.Exec) and callable(ex):
+            ex, fn = None, ex
+        _exec.validate(self, ex, fn)
+
+    # ------------------------------------------------------------ exec locks
+
+    def exec_lock(self, num_fences: int = 1, objects: Sequence[GemObject] = (),
+                  interruptible: bool = False, ignore_duplicates: bool = True) -> Any:
+        """``with vm.exec_lock(...) as ex``: ``drm_gpuvm_exec_lock[_array]()``.
+
+        Locks the VM resv, every external object's resv and ``objects``
+        (reserving ``num_fences`` fence slots on each) in one C call, with the
+        VM lock held for the whole block. See :mod:`pygpuvm.exec` for the
+        lock order and what the block may do.
+        """
+        from . import exec as _exec
+
+        return _exec.exec_lock(self, num_fences, objects, interruptible, ignore_duplicates)
+
+    def exec_lock_range(self, addr: int, range: int, num_fences: int = 1,
+                        interruptible: bool = False, ignore_duplicates: bool = True) -> Any:
+        """``drm_gpuvm_exec_lock_range()``: lock only the objects mapped in the range
+        (not the VM resv, not other extobjs; VAs without an object and the
+        reserved node are skipped). Unvalidated, as the kernel."""
+        from . import exec as _exec
+
+        return _exec.exec_lock_range(self, addr, range, num_fences, interruptible,
+                                     ignore_duplicates)
+
+    def bind_lock(self, binds: Sequence[tuple[Any, ...]], num_fences: int = 1,
+                  lock_vm: bool = True, objects: Sequence[GemObject] = (),
+                  interruptible: bool = False) -> Any:
+        """VM_BIND locking: everything the ``binds`` will touch, in one transaction.
+
+        ``binds``: ``("map", addr, range[, obj[, offset]])`` and
+        ``("unmap", addr, range)`` tuples. Locks the VM resv (``lock_vm``),
+        runs ``drm_gpuvm_sm_map_exec_lock`` / ``drm_gpuvm_sm_unmap_exec_lock``
+        for each bind in order (the map's object and the object of every VA
+        a bind would split or remove), then ``objects``; every locked object
+        gets ``num_fences`` fence slots. The VM lock is held from here to the
+        end of the block, so the binds (``vm.map``/``vm.unmap``, or
+        ``ex.bind()``) touch exactly what was locked.
+        """
+        from . import exec as _exec
+
+        return _exec.bind_lock(self, binds, num_fences, lock_vm, objects, interruptible)
 
     # ------------------------------------------------------------ teardown
 
