@@ -429,6 +429,8 @@ def validate(vm: VM, ex: Exec | None = None, fn: Any = None) -> None:
             return
     if not isinstance(ex, Exec):
         raise TypeError(f"expected an Exec, not {type(ex).__name__}")
+    if fn is not None and not callable(fn):
+        raise TypeError(f"fn must be callable, not {type(fn).__name__}")
     if ex._vm is not vm:
         raise ValueError("the exec transaction belongs to another VM")
     ex._check_owner()
