@@ -44,6 +44,11 @@ ends with an exception). Hence, for a Python user:
   the ww protocol and can deadlock against a transaction that waits for
   this thread's locks. :meth:`~pygpuvm.VM.bind_lock` exists to lock exactly
   what the binds touch.
+* Objects private to a VM (sharing its resv) belong in that VM's
+  transactions only. The internally locking paths of a RESV_PROTECTED VM
+  hold its resv while taking object resvs with plain locks; a transaction of
+  another VM that locked one of those objects and waits for that VM's resv
+  would wait for them forever.
 
 A transaction belongs to the thread that locked it (ww contexts are per
 thread): using or unlocking it from another thread raises RuntimeError. A
@@ -53,6 +58,7 @@ its C state never dangles; forgetting to unlock leaves its locks held.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -251,18 +257,22 @@ class Exec:
         vm_exec.extra.priv = ffi.NULL
         # A closed VM must stay valid until the transaction (which names it) ends.
         lib.drm_gpuvm_get(vmp)
-        if self.kind == "range":
-            addr, range_ = self._range  # type: ignore[misc]
-            ret = lib.drm_gpuvm_exec_lock_range(vm_exec, addr, range_)
-        elif self.kind == "bind":
-            ret = self._lock_bind(vm_exec)
-        elif self._objects:
-            arr = ffi.new("struct drm_gem_object *[]", [o._ptr for o in self._objects])
-            ret = lib.drm_gpuvm_exec_lock_array(vm_exec, arr, len(self._objects))
-        else:
-            ret = lib.drm_gpuvm_exec_lock(vm_exec)
+        ret = -errno.ENOMEM
+        try:
+            if self.kind == "range":
+                addr, range_ = self._range  # type: ignore[misc]
+                ret = lib.drm_gpuvm_exec_lock_range(vm_exec, addr, range_)
+            elif self.kind == "bind":
+                ret = self._lock_bind(vm_exec)
+            elif self._objects:
+                arr = ffi.new("struct drm_gem_object *[]", [o._ptr for o in self._objects])
+                ret = lib.drm_gpuvm_exec_lock_array(vm_exec, arr, len(self._objects))
+            else:
+                ret = lib.drm_gpuvm_exec_lock(vm_exec)
+        finally:
+            if ret:
+                lib.drm_gpuvm_put(vmp)
         if ret:
-            lib.drm_gpuvm_put(vmp)
             raise error_from_errno(ret, f"{self.kind} lock")
         self._vmp = vmp
 
