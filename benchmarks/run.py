@@ -9,10 +9,11 @@ of each replay process (``wait4`` rusage of that child alone) gives the memory
 per mapping: (peak RSS of the population trace - peak RSS of a baseline trace
 with the same fixed costs and no mappings) / live mappings.
 
-``--python`` also runs the Python-level benchmarks (bench_python.py, through
-pytest-benchmark) and adds their table.
+The Python-level benchmarks (bench_python.py, through pytest-benchmark) run
+too when pytest-benchmark and pygpuvm are importable (``--no-python`` skips
+them) and get their own table.
 
-Modes: default (1e3, 1e5, 1e6; a few minutes), ``--quick`` (1e3 and 1e5,
+Modes: default (1e3, 1e5, 1e6; ~1-2 minutes), ``--quick`` (1e3 and 1e5,
 under a minute), ``--tiny`` (seconds; what the test suite runs).
 """
 
@@ -84,7 +85,7 @@ MODES = {
     "full": Mode("full", (1_000, 100_000, 1_000_000),
                  {1_000: 500_000, 100_000: 500_000, 1_000_000: 1_000_000},
                  {1_000: 100_000, 100_000: 100_000, 1_000_000: 200_000},
-                 repeat=3, min_timed=100_000, baseline_pairs=20_000),
+                 repeat=5, min_timed=100_000, baseline_pairs=20_000),
     "quick": Mode("quick", (1_000, 100_000),
                   {1_000: 100_000, 100_000: 100_000},
                   {1_000: 20_000, 100_000: 20_000},
@@ -149,15 +150,25 @@ def find_replay(explicit: str | None = None) -> Path:
 # Why: ru_maxrss keeps the peak of the forking process's memory image (fork
 # copies the RSS counters; exec keeps the old peak), so a replay forked straight
 # from Python reports Python's ~20 MB. Forked from a shell it starts at ~1 MB,
-# below any replay's own peak.
+# below any replay's own peak. The background job waits on a pipe until the
+# shell is gone, so the shell can never reap it first.
 _MEASURE_CHILD = r"""
 import ctypes, json, os, subprocess, sys
 PR_SET_CHILD_SUBREAPER = 36
 if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
     sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed")
 out, err, *cmd = sys.argv[1:]
-sh = subprocess.run(["/bin/sh", "-c", '"$@" >"$OUT" 2>"$ERR" </dev/null & echo $!', "sh", *cmd],
-                    env=dict(os.environ, OUT=out, ERR=err), stdout=subprocess.PIPE, check=True)
+r, w = os.pipe()
+GO = 9  # the background job's copy of the pipe's read end
+os.dup2(r, GO, inheritable=True)
+os.close(r)
+script = '{ read _ <&9; exec 9<&- "$@"; } >"$OUT" 2>"$ERR" </dev/null & echo $!'
+sh = subprocess.run(["/bin/sh", "-c", script, "sh", *cmd], pass_fds=(GO,),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True,
+                    env=dict(os.environ, OUT=out, ERR=err))
+os.close(GO)
+os.write(w, b"go\n")
+os.close(w)
 _, status, ru = os.wait4(int(sh.stdout), 0)
 print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "maxrss_kib": ru.ru_maxrss}))
 """
@@ -329,6 +340,11 @@ def bytes_per_mapping(results: list[Result], baseline: Result) -> dict[int, floa
 # ------------------------------------------------------------------ python level
 
 
+def _python_benchmarks_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None
+               for m in ("pytest", "pytest_benchmark", "pygpuvm"))
+
+
 def run_python_benchmarks(quick: bool, progress: Progress) -> dict | None:
     """bench_python.py through pytest-benchmark; returns its JSON (or None)."""
     progress.step("python-level benchmarks (pytest-benchmark)")
@@ -491,8 +507,9 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     ap.add_argument("--repeat", type=int, help="replays per trace (median reported)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--replay", help="gpuvm-replay binary (default: installed one)")
-    ap.add_argument("--python", action="store_true",
-                    help="also run the Python-level benchmarks (bench_python.py)")
+    ap.add_argument("--python", action=argparse.BooleanOptionalAction, default=None,
+                    help="run the Python-level benchmarks (bench_python.py; default: yes when "
+                    "pytest-benchmark and pygpuvm are importable, except with --tiny)")
     ap.add_argument("--output", "-o", default=default_output,
                     help="results file to write (default: %(default)s); '-' for none")
     ap.add_argument("--workdir", help="directory for the temporary traces (default: $TMPDIR)")
@@ -508,6 +525,8 @@ def main(argv: list[str] | None = None, prog: str | None = None,
                     mode.repeat, mode.min_timed, mode.baseline_pairs)
     if args.repeat:
         mode = dataclasses.replace(mode, repeat=args.repeat)
+    if args.python is None:
+        args.python = not args.tiny and _python_benchmarks_available()
     workloads = tuple(w for w in args.workloads.split(",") if w)
     bad = [w for w in workloads if w not in WORKLOAD_ORDER]
     if bad:
