@@ -617,6 +617,44 @@ def test_other_threads_wait_for_the_vm_until_the_block_ends():
     vm.close()
 
 
+def test_younger_transaction_backs_off_and_both_complete():
+    # T1 (older) holds X and waits for Z, which the main thread holds with a
+    # plain lock; T2 (younger) holds Y and finds X held by an older
+    # transaction: it backs off (drops Y) and waits for X in the slow path.
+    # Releasing Z lets T1 finish, then T2.
+    vm1, vm2 = pygpuvm.VM(name="vm1"), pygpuvm.VM(name="vm2")
+    x, y, z = bos("X", "Y", "Z")
+    ex1 = vm1.exec_lock(objects=[x, z])
+    ex2 = vm2.exec_lock(objects=[y, x])
+    results = {}
+
+    def run(name, ex):
+        with ex:
+            results[name] = names(ex.locked_objects)
+
+    assert lib.dma_resv_lock(z._ptr.resv, ffi.NULL) == 0
+    t1 = threading.Thread(target=run, args=("t1", ex1))
+    t1.start()
+    while not locked(x):
+        threading.Event().wait(0.001)
+    t2 = threading.Thread(target=run, args=("t2", ex2))
+    t2.start()
+    for _ in range(30000):
+        if ex2.backoffs:
+            break
+        threading.Event().wait(0.001)
+    assert ex2.backoffs == 1 and not locked(y)     # T2 dropped what it held
+    lib.dma_resv_unlock(z._ptr.resv)
+    t1.join(30)
+    t2.join(30)
+    assert not t1.is_alive() and not t2.is_alive()
+    assert results == {"t1": ["VM", "X", "Z"], "t2": ["VM", "Y", "X"]}
+    assert (ex1.backoffs, ex2.backoffs) == (0, 1)
+    assert not any(locked(o) for o in (x, y, z))
+    vm1.close()
+    vm2.close()
+
+
 def _run_threads(workers, timeout=120.0):
     threads = [threading.Thread(target=w, daemon=True) for w in workers]
     for t in threads:
