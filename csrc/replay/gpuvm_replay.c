@@ -21,6 +21,7 @@
 #include "drm/gpuvm_apply.h"
 #include "linux/slab.h"
 #include "trace.h"
+#include "va_pool.h"
 
 #define PROG "gpuvm-replay"
 
@@ -38,6 +39,8 @@ struct replay {
 	/* GEM objects by bo index, in declaration order. */
 	struct drm_gem_object **objs;
 	size_t nobjs, objs_cap;
+	/* Every VA of the VM comes from here (see va_pool.h). */
+	struct va_pool vas;
 
 	/* Line being executed, for diagnostics. */
 	unsigned long line;
@@ -318,11 +321,27 @@ static void on_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
 	putc('\n', r->out);
 }
 
+static struct drm_gpuva *on_va_alloc(void *priv)
+{
+	struct replay *r = priv;
+
+	return va_pool_alloc(&r->vas);
+}
+
+static void on_va_free(struct drm_gpuva *va, void *priv)
+{
+	struct replay *r = priv;
+
+	va_pool_free(&r->vas, va);
+}
+
 /* Print (unless benchmarking), apply and free an ops list. */
 static void run_ops(struct replay *r, struct drm_gpuvm_bo *vm_bo, struct drm_gpuva_ops *ops)
 {
 	const struct gpuvm_apply_ctx ctx = {
 		.flags = GPUVM_APPLY_LOCKED,
+		.va_alloc = on_va_alloc,
+		.va_free = on_va_free,
 		.insert_failed = on_insert_failed,
 		.priv = r,
 	};
@@ -495,11 +514,12 @@ static void teardown(struct replay *r)
 				continue;
 			drm_gpuva_unlink_locked(va);
 			drm_gpuva_remove(va);
-			kfree(va);
+			va_pool_free(&r->vas, va);
 		}
 		drm_gpuvm_put(r->vm);
 		r->vm = NULL;
 	}
+	va_pool_destroy(&r->vas);
 	/* Unlock before the last puts: a GEM must not be freed under its own lock. */
 	for (size_t i = 0; i < r->nobjs; i++)
 		if (r->parser.bos[i].ext)

@@ -17,23 +17,23 @@ enum drm_gpuva_flags {
 };
 
 struct drm_gpuva {
-	struct drm_gpuvm *vm;
-	struct drm_gpuvm_bo *vm_bo;
-	enum drm_gpuva_flags flags;
 	struct {
 		u64 addr;
 		u64 range;
 	} va;
 	struct {
+		struct rb_node node;
+		u64 __subtree_last;
+		struct list_head entry;
+	} rb;
+	struct drm_gpuvm *vm;
+	struct drm_gpuvm_bo *vm_bo;
+	enum drm_gpuva_flags flags;
+	struct {
 		u64 offset;
 		struct drm_gem_object *obj;
 		struct list_head entry;
 	} gem;
-	struct {
-		struct rb_node node;
-		struct list_head entry;
-		u64 __subtree_last;
-	} rb;
 };
 
 int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va);
