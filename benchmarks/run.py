@@ -174,9 +174,8 @@ print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "maxrss_kib": ru.ru
 """
 
 
-def run_replay(replay: Path, trace: Path) -> tuple[int, float, int]:
-    """Run ``gpuvm-replay --bench TRACE``; return (timed commands, ns/cmd, peak RSS KiB)."""
-    args = [str(replay), "--bench", str(trace)]
+def measure(args: list[str]) -> tuple[int, str, str, int]:
+    """Run ``args``; return (exit status, stdout, stderr, peak RSS in KiB of that process)."""
     with tempfile.TemporaryDirectory(prefix="pygpuvm-replay-") as d:
         out, err = Path(d) / "out", Path(d) / "err"
         helper = subprocess.run([sys.executable, "-I", "-c", _MEASURE_CHILD, str(out), str(err),
@@ -184,14 +183,20 @@ def run_replay(replay: Path, trace: Path) -> tuple[int, float, int]:
         if helper.returncode != 0:
             raise ReplayError(f"measuring {shlex.join(args)} failed: {helper.stderr.strip()}")
         res = json.loads(helper.stdout)
-        stdout = out.read_text(errors="replace")
-        stderr = err.read_text(errors="replace")
-    if res["exit"] != 0:
-        raise ReplayError(f"{shlex.join(args)} exited with {res['exit']}: {stderr.strip()}")
+        return (res["exit"], out.read_text(errors="replace"), err.read_text(errors="replace"),
+                int(res["maxrss_kib"]))
+
+
+def run_replay(replay: Path, trace: Path) -> tuple[int, float, int]:
+    """Run ``gpuvm-replay --bench TRACE``; return (timed commands, ns/cmd, peak RSS KiB)."""
+    args = [str(replay), "--bench", str(trace)]
+    status, stdout, stderr, rss = measure(args)
+    if status != 0:
+        raise ReplayError(f"{shlex.join(args)} exited with {status}: {stderr.strip()}")
     m = re.fullmatch(r"ops (\d+) ns_per_cmd (\d+(?:\.\d+)?)\n", stdout)
     if not m:
         raise ReplayError(f"{shlex.join(args)}: unexpected output {stdout!r}")
-    return int(m.group(1)), float(m.group(2)), int(res["maxrss_kib"])
+    return int(m.group(1)), float(m.group(2)), rss
 
 
 def _cmd_output(args: list[str]) -> str:
