@@ -32,6 +32,8 @@ from .errors import (
     VMBusyError,
     error_from_errno,
 )
+from .exec import Exec
+from .fence import Fence, ResvUsage
 from .gem import GemObject
 from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
 from .va import Va
@@ -50,6 +52,9 @@ __all__ = [
     "UnmapOp",
     "PrefetchOp",
     "Piece",
+    "Exec",
+    "Fence",
+    "ResvUsage",
     "GpuvmError",
     "InvalidRangeError",
     "OverlapError",

@@ -14,6 +14,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
 from ._gpuvm import ffi, lib
 from ._util import addr_of, u64
 from .errors import OutOfMemoryError

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
 from ._gpuvm import ffi, lib
 from .errors import DetachedError
 
