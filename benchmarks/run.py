@@ -382,7 +382,7 @@ def _status(value: float, limit: float | None) -> str:
 def replay_table(results: list[Result], bpm: dict[int, float]) -> list[str]:
     lines = [
         "| live | workload | timed cmds | ops/cmd | ns/cmd | kernel ns/cmd | target (0.7x) | "
-        "| Mcmd/s | Mops/s |",
+        "status | Mcmd/s | Mops/s |",
         "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in results:
@@ -394,7 +394,7 @@ def replay_table(results: list[Result], bpm: dict[int, float]) -> list[str]:
             f"{ns:.1f} | {f'{k:.0f}' if k else '-'} | {f'{target:.0f}' if target else '-'} | "
             f"{_status(ns, target)} | {1e3 / ns:.2f} | {1e3 / ns * r.ops_per_cmd:.2f} |")
     mem = [
-        "| live | peak RSS, bytes/mapping | kernel | target (<= kernel) | |",
+        "| live | peak RSS, bytes/mapping | kernel | target (<= kernel) | status |",
         "|---:|---:|---:|---:|---|",
     ]
     for live, b in bpm.items():
@@ -411,7 +411,7 @@ def python_table(data: dict, results: list[Result]) -> list[str]:
     steady = {r.live: r.ns for r in results if r.workload == "steady"}
     refs = {b["extra_info"]["compare"]: b["stats"]["median"] for b in benches
             if b.get("extra_info", {}).get("reference")}
-    lines = ["| benchmark | N live | median per call | per item | target | |",
+    lines = ["| benchmark | N live | median per call | per item | target | status |",
              "|---|---:|---:|---:|---|---|"]
     for b in benches:
         med = b["stats"]["median"]

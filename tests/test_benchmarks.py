@@ -164,8 +164,9 @@ def test_trace_via_stdin_and_pygpuvm_replay_agree(gen, replay, tmp_path):
     assert c.returncode == 0, c.stderr
     path = tmp_path / "t.trace"
     path.write_text(text)
+    # cwd: `python -m` puts it first on sys.path; the checkout has no built extension.
     py = subprocess.run([sys.executable, "-m", "pygpuvm.cli", "replay", str(path)],
-                        capture_output=True, text=True)
+                        capture_output=True, text=True, cwd=tmp_path)
     assert py.returncode == 0, py.stderr
     assert py.stdout == c.stdout
 
@@ -215,11 +216,11 @@ def test_replay_rss_grows_with_mappings(run, gen, replay, tmp_path):
     assert sizes[50_000] > sizes[1000]
 
 
-def test_pygpuvm_bench_tiny(replay):
+def test_pygpuvm_bench_tiny(replay, tmp_path):
     # An installed (non-editable) pygpuvm finds the suite through this variable.
     out = subprocess.run([sys.executable, "-m", "pygpuvm.cli", "bench", "--tiny",
                           "--replay", str(replay)], capture_output=True, text=True,
-                         env={**os.environ, "PYGPUVM_BENCHMARKS": str(BENCH_DIR)})
+                         cwd=tmp_path, env={**os.environ, "PYGPUVM_BENCHMARKS": str(BENCH_DIR)})
     assert out.returncode == 0, out.stderr
     assert "| 1e3 | steady |" in out.stdout
 
