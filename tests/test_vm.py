@@ -475,3 +475,55 @@ def test_vm_repr_and_dump():
         assert vm.dump([a]) == ("va 0x1000 0x2000 A 0x10\nvm_bo A 1 ext\n"
                                 "bova 0x1000 0x2000 0x10\nend")
     assert "closed" in repr(vm)
+
+
+# ---------------------------------------------------------------- the raw API is complete
+
+INCLUDE = __import__("pathlib").Path(__file__).resolve().parent.parent / "csrc" / "include"
+
+
+def _public_functions():
+    import re
+
+    found = set()
+    for header in sorted(INCLUDE.rglob("*.h")):
+        text = re.sub(r"/\*.*?\*/", "", header.read_text(), flags=re.S)
+        for m in re.finditer(r"^(?:static inline )?(?:const )?(?:struct |enum |unsigned )?"
+                             r"\w+[\s*]+(\w+)\(", text, re.M):
+            found.add(m.group(1))
+    return found - {"__list_link", "__list_unlink"}   # internals of list.h
+
+
+@pytest.mark.skipif(not INCLUDE.exists(), reason="needs the C sources (csrc/include)")
+def test_raw_api_declares_every_public_function():
+    names = _public_functions()
+    assert len(names) > 150
+    missing = sorted(n for n in names if not hasattr(lib, n))
+    assert missing == []
+
+
+def test_raw_flags_and_enums():
+    assert lib.DRM_GPUVM_RESV_PROTECTED == 1 and lib.DRM_GPUVM_IMMEDIATE_MODE == 2
+    assert lib.DRM_GPUVA_INVALIDATED == 1 and lib.DRM_GPUVA_SPARSE == 2
+    assert [lib.DRM_GPUVA_OP_MAP, lib.DRM_GPUVA_OP_REMAP, lib.DRM_GPUVA_OP_UNMAP,
+            lib.DRM_GPUVA_OP_PREFETCH, lib.DRM_GPUVA_OP_DRIVER] == [0, 1, 2, 3, 4]
+    assert lib.DRM_EXEC_INTERRUPTIBLE_WAIT == 1 and lib.DRM_EXEC_IGNORE_DUPLICATES == 2
+    assert lib.DMA_RESV_USAGE_KERNEL < lib.DMA_RESV_USAGE_BOOKKEEP
+    assert lib.GPUVM_APPLY_LOCKED == 1
+    assert ffi.addressof(lib, "reservation_ww_class") != ffi.NULL
+
+
+def test_raw_ops_list_navigation(raw):
+    vm = raw(0, 0x100000, 0, 0x1000)
+    vm.insert(0x2000, 0x2000)
+    ops = lib.pygpuvm_sm_map_ops(vm.vm, 0x3000, 0x2000, ffi.NULL, 0, False)
+    first, last = lib.drm_gpuva_first_op(ops), lib.drm_gpuva_last_op(ops)
+    assert first.op == lib.DRM_GPUVA_OP_REMAP and last.op == lib.DRM_GPUVA_OP_MAP
+    assert lib.drm_gpuva_next_op(first) == last and lib.drm_gpuva_prev_op(last) == first
+    remap = first.remap
+    assert remap.unmap.va.va.addr == 0x2000 and remap.next == ffi.NULL
+    start, rng = ffi.new("u64 *"), ffi.new("u64 *")
+    lib.drm_gpuva_op_remap_to_unmap_range(ffi.addressof(first, "remap"), start, rng)
+    assert (start[0], rng[0]) == (0x3000, 0x1000)
+    assert (last.map.va.addr, last.map.va.range, last.map.gem.obj) == (0x3000, 0x2000, ffi.NULL)
+    lib.drm_gpuva_ops_free(vm.vm, ops)

@@ -58,6 +58,17 @@ struct drm_gpuvm_map_req {
 	struct drm_gpuva_op_map map;
 };
 
+/*
+ * List navigation macros, callable as functions (API mode compiles the call):
+ * the first/last op of a non-empty list; next/prev of an op (at either end
+ * they return the list head's container, as the kernel's: check against
+ * drm_gpuva_last_op/drm_gpuva_first_op before stepping).
+ */
+struct drm_gpuva_op *drm_gpuva_first_op(struct drm_gpuva_ops *ops);
+struct drm_gpuva_op *drm_gpuva_last_op(struct drm_gpuva_ops *ops);
+struct drm_gpuva_op *drm_gpuva_next_op(struct drm_gpuva_op *op);
+struct drm_gpuva_op *drm_gpuva_prev_op(struct drm_gpuva_op *op);
+
 struct drm_gpuva_ops *drm_gpuvm_sm_map_ops_create(struct drm_gpuvm *gpuvm,
 						  const struct drm_gpuvm_map_req *req);
 struct drm_gpuva_ops *drm_gpuvm_madvise_ops_create(struct drm_gpuvm *gpuvm,
