@@ -323,17 +323,16 @@ class VM:
             raise ValueError("ops recorded from driver callbacks have no ops list to apply")
         if ops._gen != self._gen:
             raise StaleOpsError("the VM changed since these ops were created")
-        if ops.kind == "prefetch":
+        if ops.kind == "prefetch" or not len(ops):
+            # Nothing to change: the VM (and its generation) stays as it is.
+            ops.applied = ops.kind != "prefetch"
             return
         payload = _ApplyPayload()
         handle = ffi.new_handle(payload)
         res = ffi.new("struct pygpuvm_apply_result *")
         if ops._ptr is None:
-            if len(ops):
-                raise DetachedError("the C ops list was released")
-            ret = 0
-        else:
-            ret = lib.pygpuvm_apply(vmp, ops._ptr, handle, res)
+            raise DetachedError("the C ops list was released")
+        ret = lib.pygpuvm_apply(vmp, ops._ptr, handle, res)
         if ret:
             payload.reraise()
             raise error_from_errno(ret, "apply")
