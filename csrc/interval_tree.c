@@ -111,6 +111,12 @@ struct drm_gpuva *gpuva_it_iter_first(struct rb_root_cached *root, u64 start, u6
 	for (;;) {
 		struct rb_node *left = node->rb_left;
 
+		/*
+		 * Deciding needs the left child's line; the right child's is
+		 * the other way on. Fetch both at once rather than one after
+		 * the other.
+		 */
+		rb_prefetch(node->rb_right);
 		if (left && it_va(left)->rb.__subtree_last >= start) {
 			node = left;
 			continue;

@@ -27,6 +27,13 @@
 #define RB_INLINE static inline
 #endif
 
+/* A hint only: prefetching NULL is harmless, so callers need not check. */
+#if defined(__GNUC__)
+#define rb_prefetch(node) __builtin_prefetch(node)
+#else
+#define rb_prefetch(node) ((void)(node))
+#endif
+
 #define RB_RED ((uintptr_t)0)
 #define RB_BLACK ((uintptr_t)1)
 #define RB_COLOR_MASK ((uintptr_t)3)
