@@ -38,6 +38,9 @@ class GemObject:
     objects) come from :meth:`pygpuvm.VM.new_private_object`.
 
     ``name`` labels the object in op and trace text (``bo<N>`` by default).
+    The name lives on this Python object: if it is dropped while the C object
+    stays alive (still mapped), the object comes back from ``va.obj`` or an
+    op as a new wrapper with a generated name.
     """
 
     __slots__ = ("_ptr", "name", "size", "_vm", "__weakref__")
