@@ -131,5 +131,13 @@ def _uninstall_warn_hook() -> None:
     lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
 
 
+# Realise the C types the classes use now, in the importing thread: cffi builds
+# them lazily, and doing it here keeps that out of concurrent first uses.
+for _ctype in ("struct pygpuvm_op_rec[]", "struct pygpuvm_op_rec *", "struct drm_gpuva *[]",
+               "struct drm_gpuvm_bo *[]", "struct pygpuvm_apply_result *",
+               "struct drm_gpuvm_exec *", "struct drm_gpuvm_map_req *", "int *"):
+    ffi.typeof(_ctype)
+del _ctype
+
 lib.pygpuvm_install_warn_hook()
 atexit.register(_uninstall_warn_hook)
