@@ -295,28 +295,72 @@ struct remap_op_block {
 	struct drm_gpuva_op_unmap unmap;
 };
 
+/*
+ * An ops list is allocated with room for its first DRM_GPUVA_OPS_INLINE ops,
+ * so a typical list costs one allocation. Each slot fits any op, a REMAP
+ * block included; later ops are allocated one by one.
+ */
+struct ops_arena {
+	struct drm_gpuva_ops ops;
+	unsigned int used;
+	struct remap_op_block slot[DRM_GPUVA_OPS_INLINE];
+};
+
+static struct ops_arena *to_arena(struct drm_gpuva_ops *ops)
+{
+	return container_of(ops, struct ops_arena, ops);
+}
+
+/* Only address arithmetic: nothing is read from a slot that may be unused. */
+static bool op_in_arena(struct drm_gpuva_ops *ops, const struct drm_gpuva_op *op)
+{
+	const uintptr_t first = (uintptr_t)&to_arena(ops)->slot[0];
+	const uintptr_t end = (uintptr_t)&to_arena(ops)->slot[DRM_GPUVA_OPS_INLINE];
+
+	return (uintptr_t)op >= first && (uintptr_t)op < end;
+}
+
 static bool driver_op_alloc(struct drm_gpuvm *gpuvm)
 {
 	return gpuvm->ops && gpuvm->ops->op_alloc;
 }
 
-static struct drm_gpuva_op *gpuva_op_alloc(struct drm_gpuvm *gpuvm)
+/* Zeroed memory for one op, or for a whole REMAP block. */
+static void *op_mem_alloc(struct drm_gpuva_ops *ops, size_t size)
+{
+	struct ops_arena *arena = to_arena(ops);
+
+	if (arena->used < DRM_GPUVA_OPS_INLINE) {
+		void *p = &arena->slot[arena->used++];
+
+		memset(p, 0, size);
+		return p;
+	}
+	return kzalloc(size);
+}
+
+static struct drm_gpuva_op *gpuva_op_alloc(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops)
 {
 	if (driver_op_alloc(gpuvm))
 		return gpuvm->ops->op_alloc();
-	return kzalloc(sizeof(struct drm_gpuva_op));
+	return op_mem_alloc(ops, sizeof(struct drm_gpuva_op));
 }
 
 /*
- * Frees only the op's own memory. Our kzalloc'd ops (including REMAP blocks)
- * are always kfree'd; op_free is for memory that came from op_alloc.
+ * Frees only the op's own memory. Our ops (including REMAP blocks) are kfree'd
+ * unless they sit in the list's arena; op_free is for memory from op_alloc.
  */
-static void gpuva_op_free_mem(struct drm_gpuvm *gpuvm, struct drm_gpuva_op *op)
+static void gpuva_op_free_mem(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
+			      struct drm_gpuva_op *op)
 {
-	if (driver_op_alloc(gpuvm) && gpuvm->ops->op_free)
-		gpuvm->ops->op_free(op);
-	else
+	if (driver_op_alloc(gpuvm)) {
+		if (gpuvm->ops->op_free)
+			gpuvm->ops->op_free(op);
+		else
+			kfree(op);
+	} else if (!op_in_arena(ops, op)) {
 		kfree(op);
+	}
 }
 
 /* Release a REMAP op's separately allocated sub-structs (op_alloc case). */
@@ -330,11 +374,12 @@ static void remap_subs_free(struct drm_gpuva_op_remap *r)
 	r->unmap = NULL;
 }
 
-static void gpuva_op_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_op *op)
+static void gpuva_op_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
+			  struct drm_gpuva_op *op)
 {
 	if (op->op == DRM_GPUVA_OP_REMAP && driver_op_alloc(gpuvm))
 		remap_subs_free(&op->remap);
-	gpuva_op_free_mem(gpuvm, op);
+	gpuva_op_free_mem(gpuvm, ops, op);
 }
 
 static void *dup_mem(const void *src, size_t size)
@@ -346,13 +391,14 @@ static void *dup_mem(const void *src, size_t size)
 	return p;
 }
 
-/* Deep-copy a stack step into a heap op; NULL on -ENOMEM (nothing leaked). */
-static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, const struct drm_gpuva_op *src)
+/* Deep-copy a stack step into a list op; NULL on -ENOMEM (nothing leaked). */
+static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
+					 const struct drm_gpuva_op *src)
 {
 	struct drm_gpuva_op *op;
 
 	if (src->op == DRM_GPUVA_OP_REMAP && !driver_op_alloc(gpuvm)) {
-		struct remap_op_block *b = kzalloc(sizeof(*b));
+		struct remap_op_block *b = op_mem_alloc(ops, sizeof(*b));
 
 		if (!b)
 			return NULL;
@@ -370,7 +416,7 @@ static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, const struct d
 		return &b->op;
 	}
 
-	op = gpuva_op_alloc(gpuvm);
+	op = gpuva_op_alloc(gpuvm, ops);
 	if (!op)
 		return NULL;
 	*op = *src;
@@ -399,7 +445,7 @@ static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, const struct d
 
 err:
 	remap_subs_free(&op->remap);
-	gpuva_op_free_mem(gpuvm, op);
+	gpuva_op_free_mem(gpuvm, ops, op);
 	return NULL;
 }
 
@@ -411,7 +457,7 @@ struct ops_builder {
 static int builder_step(struct drm_gpuva_op *step, void *priv)
 {
 	struct ops_builder *b = priv;
-	struct drm_gpuva_op *op = gpuva_op_dup(b->vm, step);
+	struct drm_gpuva_op *op = gpuva_op_dup(b->vm, b->ops, step);
 
 	if (!op)
 		return -ENOMEM;
@@ -425,13 +471,17 @@ static const struct drm_gpuvm_ops builder_ops = {
 	.sm_step_unmap = builder_step,
 };
 
-static struct drm_gpuva_ops *ops_new(void)
+static struct drm_gpuva_ops *ops_new(struct drm_gpuvm *gpuvm)
 {
-	struct drm_gpuva_ops *ops = kzalloc(sizeof(*ops));
+	/* Not zeroed: slots are cleared when they are handed out. */
+	struct ops_arena *arena = kmalloc(sizeof(*arena));
 
-	if (ops)
-		INIT_LIST_HEAD(&ops->list);
-	return ops;
+	if (!arena)
+		return NULL;
+	INIT_LIST_HEAD(&arena->ops.list);
+	/* A driver's op_alloc provides every op: the slots stay unused. */
+	arena->used = driver_op_alloc(gpuvm) ? DRM_GPUVA_OPS_INLINE : 0;
+	return &arena->ops;
 }
 
 static struct drm_gpuva_ops *__sm_map_ops_create(struct drm_gpuvm *gpuvm,
@@ -444,7 +494,7 @@ static struct drm_gpuva_ops *__sm_map_ops_create(struct drm_gpuvm *gpuvm,
 	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
 		return ERR_PTR(-EINVAL);
 
-	b.ops = ops_new();
+	b.ops = ops_new(gpuvm);
 	if (!b.ops)
 		return ERR_PTR(-ENOMEM);
 
@@ -477,7 +527,7 @@ struct drm_gpuva_ops *drm_gpuvm_sm_unmap_ops_create(struct drm_gpuvm *gpuvm, u64
 	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
 		return ERR_PTR(-EINVAL);
 
-	b.ops = ops_new();
+	b.ops = ops_new(gpuvm);
 	if (!b.ops)
 		return ERR_PTR(-ENOMEM);
 
@@ -493,7 +543,7 @@ struct drm_gpuva_ops *drm_gpuvm_sm_unmap_ops_create(struct drm_gpuvm *gpuvm, u64
 static int ops_add_va_op(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
 			 enum drm_gpuva_op_type type, struct drm_gpuva *va)
 {
-	struct drm_gpuva_op *op = gpuva_op_alloc(gpuvm);
+	struct drm_gpuva_op *op = gpuva_op_alloc(gpuvm, ops);
 
 	if (!op)
 		return -ENOMEM;
@@ -513,7 +563,7 @@ struct drm_gpuva_ops *drm_gpuvm_prefetch_ops_create(struct drm_gpuvm *gpuvm, u64
 	struct drm_gpuva_ops *ops;
 	struct drm_gpuva *va;
 
-	ops = ops_new();
+	ops = ops_new(gpuvm);
 	if (!ops)
 		return ERR_PTR(-ENOMEM);
 
@@ -535,7 +585,7 @@ struct drm_gpuva_ops *drm_gpuvm_bo_unmap_ops_create_locked(struct drm_gpuvm_bo *
 
 	drm_gem_gpuva_assert_lock_held(gpuvm, vm_bo->obj);
 
-	ops = ops_new();
+	ops = ops_new(gpuvm);
 	if (!ops)
 		return ERR_PTR(-ENOMEM);
 
@@ -569,9 +619,9 @@ void drm_gpuva_ops_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops)
 
 	drm_gpuva_for_each_op_safe(op, next, ops) {
 		list_del(&op->entry);
-		gpuva_op_free(gpuvm, op);
+		gpuva_op_free(gpuvm, ops, op);
 	}
-	kfree(ops);
+	kfree(to_arena(ops));
 }
 
 /* ------------------------------------------------- applying single steps */

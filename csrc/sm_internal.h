@@ -9,6 +9,12 @@
 
 #include "drm/drm_gpuvm.h"
 
+/*
+ * Ops a list built here holds without allocating beyond the list itself
+ * (unless the driver has op_alloc): most requests produce at most three.
+ */
+#define DRM_GPUVA_OPS_INLINE 3
+
 /* Validate, then walk as sm_map (madvise=false) or the madvise walk. */
 int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
 		       const struct drm_gpuvm_map_req *req, bool madvise);
