@@ -452,7 +452,7 @@ METHOD = """\
 
 * Traces: `benchmarks/gen_trace.py` (seeded). Population = address-ordered maps
   of 4 KiB..2 MiB (4 KiB aligned) in a 2^48 VA space, one per slot, over four
-  bos (two `ext`), top 4 GiB reserved. `steady` = random maps over existing
+  bos (two `ext`), low 4 GiB reserved. `steady` = random maps over existing
   mappings that split or replace them, partial unmaps (end cuts and holes),
   and whole-slot unmap + map pairs whenever the live count exceeds N (so it
   stays at N); `query` = `prefetch` walks (half inside one slot window, half
@@ -464,16 +464,39 @@ METHOD = """\
   it; only execution after the last `mark` is timed). Each trace is replayed
   several times (more for short ones); the table shows the median.
 * Memory: peak RSS (`ru_maxrss` of the replay process alone: forked by
-  `/bin/sh`, reaped with `wait4` by a subreaper, so no Python memory image
-  is counted) of
-  the population trace minus that of a baseline trace with the same
-  `vm`/`bo` lines and map/unmap pairs of one page (same parse chunks and ops
-  lists, at most one live mapping), divided by the live mappings. Below ~1e4
-  mappings the difference is within page/arena granularity.
+  `/bin/sh`, reaped with `wait4` by a subreaper, so no Python memory image is
+  counted) of the population trace minus that of a baseline trace with the
+  same `vm`/`bo` lines and map/unmap pairs of one page (same parse chunks and
+  ops lists, at most one live mapping), divided by the live mappings. Below
+  ~1e4 mappings the difference is within page/arena granularity.
+* Build: the `gpuvm-replay` named under Machine; `pip install .` builds it
+  with meson-python's defaults (buildtype=release, -O3).
 * Kernel figures: issue 6 (the kernel's drm_gpuvm.c built in userspace with
   -O2 on a 2-core AMD EPYC, same trace format); targets are 0.7x its times
   and at most its bytes per mapping.
 """
+
+
+def summary(results: list[Result], bpm: dict[int, float], py: dict | None,
+            load: str) -> list[str]:
+    met = missed = 0
+    for r in results:
+        k = KERNEL_NS.get(r.live, {}).get(r.workload)
+        if k:
+            met, missed = (met + 1, missed) if r.ns <= k * TARGET_FACTOR else (met, missed + 1)
+    for live, b in bpm.items():
+        k = KERNEL_BYTES.get(live)
+        if k:
+            met, missed = (met + 1, missed) if b <= k else (met, missed + 1)
+    out = [f"Replay targets (0.7x kernel time, <= kernel bytes/mapping): {met} met, "
+           f"{missed} missed. Python-level targets: see their table."
+           if py else f"Replay targets (0.7x kernel time, <= kernel bytes/mapping): {met} met, "
+           f"{missed} missed."]
+    if load and float(load.split()[0]) > 0.5 * (os.cpu_count() or 1):
+        out += ["", f"The machine was busy during this run (load average {load} before it, "
+                f"on {os.cpu_count()} cores): wall-clock figures carry +-20% noise."]
+    out += ["", "Where the time goes and what would close the gaps: PROFILE.md."]
+    return out
 
 
 def render(mode: Mode, results: list[Result], baseline: Result, info: dict[str, str],
@@ -491,6 +514,8 @@ def render(mode: Mode, results: list[Result], baseline: Result, info: dict[str, 
              f"mode {mode.name}, {seconds:.0f} s"]
     md = ["# pygpuvm benchmark results", "",
           f"Produced by `{command}` ({mode.name} mode, {when}, {seconds:.0f} s).", "",
+          *summary(results, bpm, py, info.get("load average (1/5/15 min) before the run", "")),
+          "",
           "## gpuvm-replay --bench", "", *table, ""]
     if pyt:
         md += ["## Python level (pytest-benchmark)", "",
@@ -562,9 +587,10 @@ def main(argv: list[str] | None = None, prog: str | None = None,
         progress.finish()
         return 130
     progress.finish()
-    info = machine_info(replay)
+    info = {}
     if load_before:
         info["load average (1/5/15 min) before the run"] = load_before
+    info.update(machine_info(replay))
     term, md = render(mode, results, baseline, info, command, py, time.monotonic() - t0)
     sys.stdout.write(term)
     if args.output and args.output != "-":
