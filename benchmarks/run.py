@@ -543,6 +543,9 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     ap.add_argument("--output", "-o", default=default_output,
                     help="results file to write (default: %(default)s); '-' for none")
     ap.add_argument("--workdir", help="directory for the temporary traces (default: $TMPDIR)")
+    ap.add_argument("--note", action="append", default=[], metavar="TEXT",
+                    help="a line for the Machine section of the results (e.g. how the "
+                    "replay was built); repeatable")
     args = ap.parse_args(argv)
 
     mode = MODES["quick" if args.quick else "tiny" if args.tiny else "full"]
@@ -591,6 +594,8 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     if load_before:
         info["load average (1/5/15 min) before the run"] = load_before
     info.update(machine_info(replay))
+    for i, note in enumerate(args.note, 1):
+        info[f"note {i}" if len(args.note) > 1 else "note"] = note
     term, md = render(mode, results, baseline, info, command, py, time.monotonic() - t0)
     sys.stdout.write(term)
     if args.output and args.output != "-":
