@@ -32,7 +32,7 @@ from .errors import (
     VMBusyError,
     error_from_errno,
 )
-from .exec import Exec
+from .exec import Exec, ResvObject
 from .fence import Fence, ResvUsage
 from .gem import GemObject
 from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
@@ -53,6 +53,7 @@ __all__ = [
     "PrefetchOp",
     "Piece",
     "Exec",
+    "ResvObject",
     "Fence",
     "ResvUsage",
     "GpuvmError",
