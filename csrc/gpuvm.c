@@ -24,15 +24,17 @@ static bool drm_gpuvm_warn_check_overflow(u64 addr, u64 range)
 		    sizeof(u64));
 }
 
-/* The list follows the tree's in-order sequence: link right after the predecessor. */
+/* The list follows the tree's in-order sequence: link right before the successor. */
+static void drm_gpuva_list_add(struct drm_gpuvm *gpuvm, struct drm_gpuva *va,
+			       struct drm_gpuva *next)
+{
+	va->vm = gpuvm;
+	list_add_tail(&va->rb.entry, next ? &next->rb.entry : &gpuvm->rb.list);
+}
+
 static void __drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 {
-	struct drm_gpuva *prev;
-
-	va->vm = gpuvm;
-	gpuva_it_insert(&gpuvm->rb.tree, va);
-	prev = gpuva_it_prev(va);
-	list_add(&va->rb.entry, prev ? &prev->rb.entry : &gpuvm->rb.list);
+	drm_gpuva_list_add(gpuvm, va, gpuva_it_insert(&gpuvm->rb.tree, va));
 }
 
 static void __drm_gpuva_remove(struct drm_gpuva *va)
@@ -173,15 +175,23 @@ int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 	if (unlikely(!drm_gpuvm_range_valid(gpuvm, addr, range)))
 		return -EINVAL;
 
-	/*
-	 * Any node meeting [addr, addr + range - 1], the reserved one included.
-	 * For range 0 that is the query [addr, addr - 1]: only a node spanning
-	 * across addr blocks it, as in the kernel.
-	 */
-	if (gpuva_it_iter_first(&gpuvm->rb.tree, addr, addr + range - 1))
-		return -EEXIST;
+	if (likely(range)) {
+		/* The check below and the insertion, in one descent. */
+		struct drm_gpuva *next;
 
-	__drm_gpuva_insert(gpuvm, va);
+		if (gpuva_it_insert_checked(&gpuvm->rb.tree, va, &next))
+			return -EEXIST;
+		drm_gpuva_list_add(gpuvm, va, next);
+	} else {
+		/*
+		 * Any node meeting [addr, addr + range - 1], the reserved one
+		 * included. For range 0 that is the query [addr, addr - 1]:
+		 * only a node spanning across addr blocks it, as in the kernel.
+		 */
+		if (gpuva_it_iter_first(&gpuvm->rb.tree, addr, addr + range - 1))
+			return -EEXIST;
+		__drm_gpuva_insert(gpuvm, va);
+	}
 	drm_gpuvm_get(gpuvm);
 	return 0;
 }

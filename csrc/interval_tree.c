@@ -58,10 +58,22 @@ static inline void it_rotate(struct rb_node *old, struct rb_node *new)
 	it_va(old)->rb.__subtree_last = it_compute(it_va(old));
 }
 
-void gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va)
+/* Hang @va in the free slot @link below @parent, then rebalance. */
+static void it_link_and_fix(struct rb_root_cached *root, struct drm_gpuva *va,
+			    struct rb_node *parent, struct rb_node **link, bool leftmost)
+{
+	va->rb.__subtree_last = it_last(va);
+	rb_link_node(&va->rb.node, parent, link);
+	if (leftmost)
+		root->rb_leftmost = &va->rb.node;
+	__rb_insert_fixup(&va->rb.node, &root->rb_root, it_rotate);
+}
+
+struct drm_gpuva *gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va)
 {
 	struct rb_node **link = &root->rb_root.rb_node;
 	struct rb_node *parent = NULL;
+	struct drm_gpuva *next = NULL;
 	const u64 start = va->va.addr;
 	const u64 last = it_last(va);
 	bool leftmost = true;
@@ -74,6 +86,8 @@ void gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va)
 		if (p->rb.__subtree_last < last)
 			p->rb.__subtree_last = last;
 		if (start < p->va.addr) {
+			/* The last node we pass on its left is the successor. */
+			next = p;
 			link = &parent->rb_left;
 		} else {
 			link = &parent->rb_right;
@@ -81,11 +95,97 @@ void gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va)
 		}
 	}
 
-	va->rb.__subtree_last = last;
-	rb_link_node(&va->rb.node, parent, link);
-	if (leftmost)
-		root->rb_leftmost = &va->rb.node;
-	__rb_insert_fixup(&va->rb.node, &root->rb_root, it_rotate);
+	it_link_and_fix(root, va, parent, link, leftmost);
+	return next;
+}
+
+/*
+ * Why one descent is enough. Call F the first VA in address order whose last
+ * byte reaches s = @va's start (F is what gpuva_it_iter_first() inspects).
+ * Any VA starting after s reaches s: with a range it ends at or past its
+ * start, and a zero-range VA at b > s has last byte b - 1 >= s (no VA's end
+ * overflows: range_valid() and drm_gpuvm_init() see to that). So every VA
+ * before F starts at or below s, and F, if it starts above @va's last byte,
+ * starts above s: F is exactly the successor of @va's insertion point, which
+ * puts @va after every VA starting at or below s, as gpuva_it_insert() does.
+ * If F starts at or below @va's last byte, the query finds it: -EEXIST.
+ */
+int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
+			    struct drm_gpuva **next)
+{
+	struct rb_node *node = root->rb_root.rb_node;
+	const u64 start = va->va.addr;
+	const u64 last = it_last(va);
+	struct rb_node *parent, **link;
+	struct drm_gpuva *f;
+
+	if (!node || it_va(node)->rb.__subtree_last < start) {
+		/* Nothing reaches s, so nothing starts after it: @va goes last. */
+		link = &root->rb_root.rb_node;
+		parent = NULL;
+		while (*link) {
+			parent = *link;
+			it_va(parent)->rb.__subtree_last = last;
+			link = &parent->rb_right;
+		}
+		it_link_and_fix(root, va, parent, link, !parent);
+		*next = NULL;
+		return 0;
+	}
+
+	/* The descent of gpuva_it_iter_first(); F exists as the root reaches s. */
+	for (;;) {
+		struct rb_node *left = node->rb_left;
+
+		rb_prefetch(node->rb_right);
+		if (left && it_va(left)->rb.__subtree_last >= start) {
+			node = left;
+			continue;
+		}
+		if (it_last(it_va(node)) >= start)
+			break;
+		node = node->rb_right;
+	}
+	f = it_va(node);
+	if (f->va.addr <= last)
+		return -EEXIST;
+
+	/* The free slot just before F: its left link, or its predecessor's right. */
+	if (!node->rb_left) {
+		parent = node;
+		link = &node->rb_left;
+	} else {
+		parent = node->rb_left;
+		while (parent->rb_right)
+			parent = parent->rb_right;
+		link = &parent->rb_right;
+	}
+	/* Ancestors already covering @va's end cover it for everything above. */
+	for (struct rb_node *p = parent; p && it_va(p)->rb.__subtree_last < last; p = rb_parent(p))
+		it_va(p)->rb.__subtree_last = last;
+	it_link_and_fix(root, va, parent, link, root->rb_leftmost == node && link == &node->rb_left);
+	*next = f;
+	return 0;
+}
+
+void gpuva_it_replace(struct rb_root_cached *root, struct drm_gpuva *old, struct drm_gpuva *new)
+{
+	struct rb_node *node = &new->rb.node;
+	struct rb_node *parent = rb_parent(&old->rb.node);
+
+	*node = old->rb.node;
+	if (node->rb_left)
+		rb_set_parent(node->rb_left, node);
+	if (node->rb_right)
+		rb_set_parent(node->rb_right, node);
+	rb_replace_child(parent, &old->rb.node, node, &root->rb_root);
+	if (root->rb_leftmost == &old->rb.node)
+		root->rb_leftmost = node;
+
+	/* @new may end earlier than @old did: shrink the maxima above it. */
+	new->rb.__subtree_last = it_compute(new);
+	if (new->rb.__subtree_last != old->rb.__subtree_last && parent)
+		it_propagate(parent, NULL);
 }
 
 void gpuva_it_remove(struct rb_root_cached *root, struct drm_gpuva *va)

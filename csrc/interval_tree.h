@@ -11,8 +11,27 @@
 
 #include "drm/drm_gpuvm.h"
 
-/* Insert @va; equal starts go after the existing ones (insertion order kept). */
-void gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va);
+/*
+ * Insert @va; equal starts go after the existing ones (insertion order kept).
+ * Returns @va's in-order successor, or NULL if it is the last node.
+ */
+struct drm_gpuva *gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva *va);
+
+/*
+ * For a VA with range >= 1 whose end does not overflow: -EEXIST if
+ * gpuva_it_iter_first(@root, start, last) finds a VA (nothing changes), else
+ * the same insertion as gpuva_it_insert() with the successor in *@next, and
+ * 0. One descent instead of two.
+ */
+int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
+			    struct drm_gpuva **next);
+
+/*
+ * @new takes @old's place in the tree, and @old is out of it. The caller
+ * guarantees that address order is unchanged (@new starts at or after @old's
+ * predecessor and before its successor, as the insertion rule would put it).
+ */
+void gpuva_it_replace(struct rb_root_cached *root, struct drm_gpuva *old, struct drm_gpuva *new);
 void gpuva_it_remove(struct rb_root_cached *root, struct drm_gpuva *va);
 
 /*

@@ -418,6 +418,151 @@ static bool test_random_vs_model(void)
 	return true;
 }
 
+/* The model's successor of slot @i in tree order, or NULL. */
+static struct drm_gpuva *model_next(const struct model *m, unsigned int i)
+{
+	int best = -1;
+
+	for (unsigned int j = 0; j < POOL; j++) {
+		if (!m->in[j] || j == i || !model_before(m, i, j))
+			continue;
+		if (best < 0 || model_before(m, j, (unsigned int)best))
+			best = (int)j;
+	}
+	return best < 0 ? NULL : &m->va[best];
+}
+
+static int model_free_slot(const struct model *m)
+{
+	unsigned int i = (unsigned int)rnd_below(POOL);
+
+	for (unsigned int k = 0; k < POOL; k++, i = (i + 1) % POOL)
+		if (!m->in[i])
+			return (int)i;
+	return -1;
+}
+
+static int model_live_slot(const struct model *m)
+{
+	unsigned int i = (unsigned int)rnd_below(POOL);
+
+	for (unsigned int k = 0; k < POOL; k++, i = (i + 1) % POOL)
+		if (m->in[i])
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The tree driven the way drm_gpuva_insert() and drm_gpuva_remap() drive it:
+ * only VAs the overlap check lets in, through gpuva_it_insert_checked() for
+ * ranges >= 1 (its answer and successor must match the query and the model),
+ * and pieces of a VA taking over its node through gpuva_it_replace() under
+ * the conditions __drm_gpuva_replace() checks. The model does a removal and
+ * a fresh insertion instead, so its order (equal starts: latest last) proves
+ * that the replacement lands where the insertion would have.
+ */
+static bool test_checked_insert_and_replace_vs_model(void)
+{
+	const long live0 = gpuvm_alloc_live();
+	struct rb_root_cached root = RB_ROOT_CACHED;
+	unsigned int inserted = 0, refused = 0, replaced = 0, declined = 0;
+	struct model m;
+
+	memset(&m, 0, sizeof(m));
+	m.va = kzalloc(POOL * sizeof(*m.va));
+	ASSERT_NONNULL(m.va);
+	rng_state = test_seed ^ 0xc4ec;
+
+	for (unsigned int op = 0; op < 300000; op++) {
+		unsigned int grow = ((op / 20000) % 2 == 0) ? 6 : 3;
+		unsigned int r = (unsigned int)rnd_below(10);
+
+		if (r < 4) {
+			int i = model_free_slot(&m);
+			u64 addr = rnd_addr(), range = rnd_range();
+
+			/* drm_gpuva_insert() rejects an end that overflows first. */
+			if (i < 0 || rnd_below(9) >= grow || addr + range < addr)
+				continue;
+			struct drm_gpuva *va = &m.va[i];
+			struct drm_gpuva *want = model_first(&m, addr, addr + range - 1);
+			struct drm_gpuva *next = NULL;
+			int ret;
+
+			va_set(va, addr, range);
+			if (range) {
+				ret = gpuva_it_insert_checked(&root, va, &next);
+			} else {
+				ret = first(&root, addr, addr - 1) ? -EEXIST : 0;
+				if (!ret)
+					next = gpuva_it_insert(&root, va);
+			}
+			ASSERT_EQ(ret, want ? -EEXIST : 0);
+			if (ret) {
+				refused++;
+				continue;
+			}
+			m.in[i] = true;
+			m.seq[i] = m.next_seq++;
+			m.live++;
+			inserted++;
+			ASSERT_TRUE(next == model_next(&m, (unsigned int)i));
+		} else if (r < 6) {
+			int i = model_live_slot(&m);
+
+			if (i < 0 || rnd_below(9) < grow)
+				continue;
+			gpuva_it_remove(&root, &m.va[i]);
+			m.in[i] = false;
+			m.live--;
+		} else if (r < 8) {
+			int i = model_live_slot(&m), j = model_free_slot(&m);
+
+			if (i < 0 || j < 0 || m.va[i].va.range < 1)
+				continue;
+			struct drm_gpuva *old = &m.va[i], *piece = &m.va[j];
+			/* A sub-range of @old, often a head or a tail as remaps make. */
+			u64 off = rnd_below(2) ? 0 : rnd_below(old->va.range);
+			u64 range = 1 + rnd_below(old->va.range - off);
+			struct drm_gpuva *succ = model_next(&m, (unsigned int)i);
+
+			if (rnd_below(2))
+				range = old->va.range - off;
+			va_set(piece, old->va.addr + off, range);
+			if (succ && succ->va.addr <= last_of(piece)) {
+				declined++;
+				continue;
+			}
+			/* The invariant the replacement relies on: insertion would succeed. */
+			m.in[i] = false;
+			ASSERT_NULL(model_first(&m, piece->va.addr, last_of(piece)));
+			gpuva_it_replace(&root, old, piece);
+			m.in[j] = true;
+			m.seq[j] = m.next_seq++;
+			replaced++;
+		} else {
+			u64 start = rnd_addr(), last = rnd_below(2) ? start - 1 : start + rnd_below(16);
+
+			ASSERT_TRUE(first(&root, start, last) == model_first(&m, start, last));
+		}
+		if (op % 1000 == 999 && !model_check(&m, &root))
+			return false;
+	}
+	ASSERT_TRUE(model_check(&m, &root));
+	fprintf(stderr, "# %u inserted, %u refused, %u replaced, %u replacements declined\n",
+		inserted, refused, replaced, declined);
+	ASSERT_TRUE(inserted > 1000 && refused > 1000 && replaced > 1000 && declined > 100);
+
+	for (unsigned int i = 0; i < POOL; i++)
+		if (m.in[i])
+			gpuva_it_remove(&root, &m.va[i]);
+	ASSERT_NULL(root.rb_root.rb_node);
+	ASSERT_NULL(root.rb_leftmost);
+	kfree(m.va);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 /*
  * Larger trees: ascending, descending and shuffled inserts of disjoint
  * intervals, removal in a shuffled order, invariants checked as it goes.
@@ -549,6 +694,7 @@ int main(int argc, char **argv)
 	RUN(test_wrap);
 	RUN(test_check_detects_corruption);
 	RUN(test_random_vs_model);
+	RUN(test_checked_insert_and_replace_vs_model);
 	RUN(test_large);
 	return harness_done();
 }
