@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "gpuvm_internal.h"
 #include "interval_tree.h"
 
 static bool u64_add_overflows(u64 a, u64 b)
@@ -194,6 +195,46 @@ int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 	}
 	drm_gpuvm_get(gpuvm);
 	return 0;
+}
+
+/*
+ * Why the conditions below suffice. Every insert keeps this invariant: no VA
+ * of range >= 1 has a VA before it (in address order) whose last byte
+ * reaches its start (drm_gpuva_insert() refuses exactly such a VA, and the
+ * reserved node goes into an empty tree). @new lies within @old, which has
+ * range >= 1, so once @old is gone every VA before it still ends before
+ * @new's start; insertion then stops at the first VA after @old, which
+ * reaches @new's start as it starts after it, and fails only if that one
+ * starts within @new. Starting after @new's last byte, it also keeps @new
+ * in @old's place: after every VA starting at or below @new's start.
+ */
+bool __drm_gpuva_replace(struct drm_gpuva *old, struct drm_gpuva *new)
+{
+	struct drm_gpuvm *gpuvm = old->vm;
+	const u64 addr = new->va.addr;
+	const u64 range = new->va.range;
+	struct drm_gpuva *next;
+
+	/* What drm_gpuva_remove() would WARN about: leave it to the slow path. */
+	if (!gpuvm || !old->rb.entry.next || list_empty(&old->rb.entry) ||
+	    old == &gpuvm->kernel_alloc_node)
+		return false;
+	/* @new within @old (@old's end does not overflow), not empty. */
+	if (!range || addr < old->va.addr || range > old->va.range ||
+	    addr - old->va.addr > old->va.range - range)
+		return false;
+	if (!drm_gpuvm_range_valid(gpuvm, addr, range))
+		return false;
+	next = __drm_gpuva_next(old);
+	if (next && next->va.addr <= addr + range - 1)
+		return false;
+
+	gpuva_it_replace(&gpuvm->rb.tree, old, new);
+	new->vm = gpuvm;
+	/* @new takes @old's list slot; @old ends up as after drm_gpuva_remove(). */
+	list_add(&new->rb.entry, &old->rb.entry);
+	list_del_init(&old->rb.entry);
+	return true;
 }
 
 void drm_gpuva_remove(struct drm_gpuva *va)

@@ -14,6 +14,7 @@
 #include "linux/slab.h"
 
 #include "gem_gpuva_lock.h"
+#include "gpuvm_internal.h"
 #include "sm_internal.h"
 
 /* ------------------------------------------------------------ step emission */
@@ -640,6 +641,26 @@ void drm_gpuva_remap(struct drm_gpuva *prev, struct drm_gpuva *next,
 	struct drm_gpuva *va = op->unmap->va;
 	/* Read before removal; remove keeps va->vm, but be explicit. */
 	struct drm_gpuvm *gpuvm = va->vm;
+
+	/*
+	 * The first piece usually fits where @va was: let it take over @va's
+	 * tree node instead of a removal and an insertion (same result, see
+	 * __drm_gpuva_replace()).
+	 */
+	if (op->prev) {
+		drm_gpuva_init_from_op(prev, op->prev);
+		if (__drm_gpuva_replace(va, prev)) {
+			if (op->next) {
+				drm_gpuva_init_from_op(next, op->next);
+				(void)drm_gpuva_insert(gpuvm, next);
+			}
+			return;
+		}
+	} else if (op->next) {
+		drm_gpuva_init_from_op(next, op->next);
+		if (__drm_gpuva_replace(va, next))
+			return;
+	}
 
 	drm_gpuva_remove(va);
 

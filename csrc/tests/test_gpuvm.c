@@ -896,6 +896,267 @@ static bool test_list_order_random(void)
 	return true;
 }
 
+/* --------------------------------------------------------------- remap */
+
+/* A remap step over @old with optional pieces, as sm_map would build it. */
+static void remap_op(struct drm_gpuva_op_remap *op, struct drm_gpuva_op_unmap *u,
+		     struct drm_gpuva_op_map *p, struct drm_gpuva_op_map *n,
+		     struct drm_gpuva *old, u64 paddr, u64 prange, u64 naddr, u64 nrange)
+{
+	*u = (struct drm_gpuva_op_unmap){ .va = old };
+	*p = (struct drm_gpuva_op_map){ .va = { .addr = paddr, .range = prange } };
+	*n = (struct drm_gpuva_op_map){ .va = { .addr = naddr, .range = nrange } };
+	*op = (struct drm_gpuva_op_remap){ .prev = prange ? p : NULL,
+					   .next = nrange ? n : NULL, .unmap = u };
+}
+
+/*
+ * drm_gpuva_remap() lets the first piece take over the old VA's tree node
+ * when that ends up exactly like removal plus insertion; a zero-range VA
+ * sharing the old VA's start (after it) forces the slow path, because an
+ * inserted piece goes after it:
+ *
+ *	 0    1    2    3    4    5    6    7    8
+ *	 .....OOOOOOOOOOOOOOO.....QQQQQQQQQQQQQQQ     O = [1, 4), Q = [5, 8)
+ *	      Z                                        Z = [1, 1) (after O)
+ */
+static bool test_remap_in_place(void)
+{
+	const long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_create(0, P(0x10), 0, 0);
+	struct drm_gpuva *o, *q, *z, *prev, *next, *va;
+	struct drm_gpuva_op_remap op;
+	struct drm_gpuva_op_unmap u;
+	struct drm_gpuva_op_map pm, nm;
+	const unsigned long warn0 = gpuvm_warn_count();
+
+	ASSERT_NONNULL(vm);
+	ASSERT_NONNULL(o = va_insert(vm, P(1), P(3), NULL));
+	ASSERT_NONNULL(q = va_insert(vm, P(5), P(3), NULL));
+	ASSERT_EQ(vm_refs(vm), 3);
+
+	/* Q: a head and a tail; the head takes Q's place. */
+	prev = va_new(0, 0);
+	next = va_new(0, 0);
+	ASSERT_TRUE(prev && next);
+	remap_op(&op, &u, &pm, &nm, q, P(5), P(1), P(7), P(1));
+	drm_gpuva_remap(prev, next, &op);
+	ASSERT_TRUE(prev->vm == vm && next->vm == vm);
+	ASSERT_TRUE(q->vm == vm && list_empty(&q->rb.entry));
+	ASSERT_EQ(vm_refs(vm), 4);
+	ASSERT_TRUE(list_matches_tree(vm, NULL));
+	ASSERT_TRUE(drm_gpuva_find(vm, P(5), P(1)) == prev);
+	ASSERT_TRUE(drm_gpuva_find(vm, P(7), P(1)) == next);
+	ASSERT_NULL(drm_gpuva_find_first(vm, P(6), P(1)));
+	kfree(q);
+
+	/* The tail alone of [7, 8): [7.5, 8) takes its place. */
+	q = va_new(0, 0);
+	ASSERT_NONNULL(q);
+	remap_op(&op, &u, &pm, &nm, next, 0, 0, P(7) + 0x800, 0x800);
+	drm_gpuva_remap(NULL, q, &op);
+	ASSERT_TRUE(q->vm == vm && list_empty(&next->rb.entry));
+	ASSERT_TRUE(__drm_gpuva_next(prev) == q);
+	ASSERT_TRUE(list_matches_tree(vm, NULL));
+	ASSERT_EQ(vm_refs(vm), 4);
+	kfree(next);
+
+	/* Z after O at the same start: the head of O must end up after Z. */
+	ASSERT_NONNULL(z = va_insert(vm, P(1), 0, NULL));
+	ASSERT_TRUE(__drm_gpuva_next(o) == z);
+	va = va_new(0, 0);
+	next = va_new(0, 0);
+	ASSERT_TRUE(va && next);
+	remap_op(&op, &u, &pm, &nm, o, P(1), P(1), P(3), P(1));
+	drm_gpuva_remap(va, next, &op);
+	ASSERT_TRUE(va->vm == vm && next->vm == vm && list_empty(&o->rb.entry));
+	ASSERT_TRUE(list_first_entry(&vm->rb.list, struct drm_gpuva, rb.entry) == z);
+	ASSERT_TRUE(__drm_gpuva_next(z) == va && __drm_gpuva_next(va) == next);
+	ASSERT_TRUE(list_matches_tree(vm, NULL));
+	ASSERT_EQ(vm_refs(vm), 6);
+	kfree(o);
+
+	/* A piece that is not inside the old VA (a driver's own op): as before. */
+	o = va_new(0, 0);
+	ASSERT_NONNULL(o);
+	remap_op(&op, &u, &pm, &nm, next, P(2) + 0x800, P(2), 0, 0);
+	drm_gpuva_remap(o, NULL, &op);
+	ASSERT_TRUE(o->vm == vm && __drm_gpuva_next(va) == o);
+	ASSERT_TRUE(list_matches_tree(vm, NULL));
+	kfree(next);
+
+	/* A piece overlapping another VA: removal happens, insertion fails. */
+	next = va_new(0, 0);
+	ASSERT_NONNULL(next);
+	remap_op(&op, &u, &pm, &nm, o, P(2), P(4), 0, 0);
+	drm_gpuva_remap(next, NULL, &op);
+	ASSERT_NULL(next->vm);
+	ASSERT_TRUE(list_empty(&o->rb.entry));
+	ASSERT_EQ(vm_refs(vm), 5);
+	ASSERT_TRUE(list_matches_tree(vm, NULL));
+	kfree(next);
+	kfree(o);
+
+	ASSERT_EQ(gpuvm_warn_count(), warn0);
+	drm_gpuvm_for_each_va_safe(va, next, vm)
+		va_remove_free(va);
+	ASSERT_EQ(vm_refs(vm), 1);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
+/* Same (addr, range) sequence in both VMs' lists, and both trees sound. */
+static bool vms_match(struct drm_gpuvm *a, struct drm_gpuvm *b)
+{
+	struct list_head *ea = a->rb.list.next, *eb = b->rb.list.next;
+
+	ASSERT_TRUE(list_matches_tree(a, NULL));
+	ASSERT_TRUE(list_matches_tree(b, NULL));
+	for (; ea != &a->rb.list && eb != &b->rb.list; ea = ea->next, eb = eb->next) {
+		struct drm_gpuva *va = list_entry(ea, struct drm_gpuva, rb.entry);
+		struct drm_gpuva *vb = list_entry(eb, struct drm_gpuva, rb.entry);
+
+		ASSERT_EQ(va->va.addr, vb->va.addr);
+		ASSERT_EQ(va->va.range, vb->va.range);
+	}
+	ASSERT_TRUE(ea == &a->rb.list && eb == &b->rb.list);
+	ASSERT_EQ(vm_refs(a), vm_refs(b));
+	return true;
+}
+
+/* A random piece: mostly the head or tail of @old, sometimes anything. */
+static void rnd_piece(const struct drm_gpuva *old, bool head, u64 *addr, u64 *range)
+{
+	const u64 end = old->va.addr + old->va.range;
+
+	if (rnd() % 8 == 0 || old->va.range < 2) {
+		*addr = rnd() % 0x4000;
+		*range = rnd() % 3 ? rnd() % 0x80 : 0;
+		return;
+	}
+	u64 cut = old->va.addr + 1 + rnd() % (old->va.range - 1);
+
+	*addr = head ? old->va.addr : cut;
+	*range = head ? cut - old->va.addr : end - cut;
+}
+
+/*
+ * Two VMs driven alike, except that one applies remap steps with
+ * drm_gpuva_remap() and the other with drm_gpuva_remove() plus
+ * drm_gpuva_insert() of each piece: the outcome must be the same, with
+ * zero-range VAs, equal starts and a reserved node in the mix.
+ */
+static bool test_remap_random_vs_remove_insert(void)
+{
+	const long live0 = gpuvm_alloc_live();
+	enum { SLOTS = 128 };
+	struct drm_gpuvm *vm[2] = { vm_create(0, 0x4000, 0x1000, 0x100),
+				    vm_create(0, 0x4000, 0x1000, 0x100) };
+	struct drm_gpuva *slot[SLOTS][2] = { { NULL } };
+	const unsigned long warn0 = gpuvm_warn_count();
+	unsigned int remaps = 0, failed_pieces = 0;
+
+	ASSERT_TRUE(vm[0] && vm[1]);
+	for (unsigned int op = 0; op < 40000; op++) {
+		unsigned int i = (unsigned int)(rnd() % SLOTS), r = (unsigned int)(rnd() % 8);
+
+		if (!slot[i][0] && r < 4) {
+			/* Coarse addresses: equal starts are common. */
+			u64 addr = (rnd() % 0x400) * 0x10, range = rnd() % 4 ? 0x10 * (1 + rnd() % 8) : 0;
+			int err[2];
+
+			for (int k = 0; k < 2; k++)
+				slot[i][k] = va_insert(vm[k], addr, range, &err[k]);
+			ASSERT_EQ(err[0], err[1]);
+		} else if (slot[i][0] && r < 2) {
+			for (int k = 0; k < 2; k++) {
+				va_remove_free(slot[i][k]);
+				slot[i][k] = NULL;
+			}
+		} else if (slot[i][0]) {
+			struct drm_gpuva *old[2] = { slot[i][0], slot[i][1] };
+			struct drm_gpuva *piece[2][2];
+			struct drm_gpuva_op_remap rop;
+			struct drm_gpuva_op_unmap u;
+			struct drm_gpuva_op_map pm, nm;
+			u64 pa = 0, pr = 0, na = 0, nr = 0;
+
+			switch (rnd() % 3) {
+			case 0:
+				rnd_piece(old[0], true, &pa, &pr);
+				break;
+			case 1:
+				rnd_piece(old[0], false, &na, &nr);
+				break;
+			default:
+				rnd_piece(old[0], true, &pa, &pr);
+				rnd_piece(old[0], false, &na, &nr);
+				if (pr && nr && na < pa + pr) /* keep sm_map's shape: a hole */
+					na = pa + pr + (rnd() % 2);
+				break;
+			}
+			for (int k = 0; k < 2; k++)
+				for (int j = 0; j < 2; j++)
+					ASSERT_NONNULL(piece[k][j] = va_new(0, 0));
+			remap_op(&rop, &u, &pm, &nm, old[0], pa, pr, na, nr);
+			drm_gpuva_remap(piece[0][0], piece[0][1], &rop);
+			drm_gpuva_remove(old[1]);
+			if (pr) {
+				piece[1][0]->va.addr = pa;
+				piece[1][0]->va.range = pr;
+				(void)drm_gpuva_insert(vm[1], piece[1][0]);
+			}
+			if (nr) {
+				piece[1][1]->va.addr = na;
+				piece[1][1]->va.range = nr;
+				(void)drm_gpuva_insert(vm[1], piece[1][1]);
+			}
+			remaps++;
+			kfree(old[0]);
+			kfree(old[1]);
+			slot[i][0] = slot[i][1] = NULL;
+			/* Inserted pieces live on in free slots; the others go. */
+			for (int j = 0; j < 2; j++) {
+				ASSERT_TRUE(!piece[0][j]->vm == !piece[1][j]->vm);
+				if (!piece[0][j]->vm) {
+					failed_pieces += pr || nr;
+					kfree(piece[0][j]);
+					kfree(piece[1][j]);
+					continue;
+				}
+				unsigned int f = i, tries = 0;
+
+				while (slot[f][0] && ++tries < SLOTS)
+					f = (f + 1) % SLOTS;
+				if (slot[f][0]) {
+					/* No room left: drop the piece again. */
+					va_remove_free(piece[0][j]);
+					va_remove_free(piece[1][j]);
+					continue;
+				}
+				slot[f][0] = piece[0][j];
+				slot[f][1] = piece[1][j];
+			}
+		}
+		if (op % 200 == 0 && !vms_match(vm[0], vm[1]))
+			return false;
+	}
+	ASSERT_TRUE(vms_match(vm[0], vm[1]));
+	ASSERT_TRUE(remaps > 1000 && failed_pieces > 100);
+	ASSERT_EQ(gpuvm_warn_count(), warn0);
+	for (unsigned int i = 0; i < SLOTS; i++)
+		for (int k = 0; k < 2; k++)
+			if (slot[i][k])
+				va_remove_free(slot[i][k]);
+	for (int k = 0; k < 2; k++) {
+		ASSERT_EQ(vm_refs(vm[k]), 1);
+		drm_gpuvm_put(vm[k]);
+	}
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 /* --------------------------------------------------------- refcounting */
 
 static bool test_refcount_last_put_by_remove(void)
@@ -1096,6 +1357,8 @@ int main(void)
 	RUN(test_interval_empty);
 	RUN(test_iteration);
 	RUN(test_list_order_random);
+	RUN(test_remap_in_place);
+	RUN(test_remap_random_vs_remove_insert);
 	RUN(test_refcount_last_put_by_remove);
 	RUN(test_teardown_warns);
 	RUN(test_init_without_resv_object);
