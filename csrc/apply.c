@@ -9,6 +9,8 @@
 #include "drm/gpuvm_apply.h"
 #include "linux/slab.h"
 
+#include "gpuvm_internal.h"
+
 static struct drm_gpuva *va_alloc(const struct gpuvm_apply_ctx *ctx)
 {
 	if (ctx->va_alloc)
@@ -81,19 +83,26 @@ static bool piece_inserted(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *
 	return false;
 }
 
+/*
+ * drm_gpuva_map(), but a VA known to precede the new one (@hint) may spare
+ * the descent from the root; __drm_gpuva_insert_after() checks that it does.
+ */
 static void apply_map(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 		      const struct gpuvm_apply_ctx *ctx, struct list_head *pool,
-		      const struct drm_gpuva_op_map *map)
+		      const struct drm_gpuva_op_map *map, struct drm_gpuva *hint)
 {
 	struct drm_gpuva *va = pool_pop(pool);
 
-	drm_gpuva_map(gpuvm, va, map);
+	drm_gpuva_init_from_op(va, map);
+	if (!__drm_gpuva_insert_after(gpuvm, hint, va))
+		(void)drm_gpuva_insert(gpuvm, va);
 	if (piece_inserted(ctx, va, map))
 		apply_link(ctx, va, vm_bo);
 }
 
-static void apply_remap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
-			struct list_head *pool, const struct drm_gpuva_op_remap *remap)
+/* Returns the prev piece if it went in, for apply_hint(). */
+static struct drm_gpuva *apply_remap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
+				     struct list_head *pool, const struct drm_gpuva_op_remap *remap)
 {
 	struct drm_gpuva *old = remap->unmap->va;
 	struct drm_gpuva *prev = remap->prev ? pool_pop(pool) : NULL;
@@ -111,7 +120,9 @@ static void apply_remap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *c
 	 * Link the pieces while @old still holds its vm_bo reference: unlinking
 	 * first could drop the last one and free the vm_bo (and its GEM).
 	 */
-	if (prev && piece_inserted(ctx, prev, remap->prev))
+	if (prev && !piece_inserted(ctx, prev, remap->prev))
+		prev = NULL;
+	if (prev)
 		apply_link(ctx, prev, old->vm_bo);
 	if (next && piece_inserted(ctx, next, remap->next))
 		apply_link(ctx, next, old->vm_bo);
@@ -120,6 +131,21 @@ static void apply_remap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *c
 		ctx->va_removed(old, ctx->priv);
 	apply_unlink(gpuvm, ctx, old);
 	va_free(ctx, old);
+	return prev;
+}
+
+/*
+ * An sm_map list ends with its MAP op, which goes right after the VA that
+ * precedes the first one the list removes, or after the first remap's prev
+ * piece. Remembering that VA lets apply_map() skip a descent. A hint that
+ * is wrong only costs the check; one that is about to be freed is dropped.
+ */
+static struct drm_gpuva *hint_before(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
+{
+	if (va->vm != gpuvm || !va->rb.entry.prev || list_empty(&va->rb.entry) ||
+	    va->rb.entry.prev == &gpuvm->rb.list)
+		return NULL;
+	return list_entry(va->rb.entry.prev, struct drm_gpuva, rb.entry);
 }
 
 static void apply_unmap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
@@ -183,8 +209,10 @@ int gpuvm_apply_ops(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 		    struct drm_gpuva_ops *ops, const struct gpuvm_apply_ctx *ctx)
 {
 	static const struct gpuvm_apply_ctx default_ctx;
+	struct drm_gpuva *hint = NULL;
 	struct list_head pool;
 	struct drm_gpuva_op *op;
+	bool first = true;
 	int ret;
 
 	if (!ctx)
@@ -196,20 +224,33 @@ int gpuvm_apply_ops(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 		return ret;
 
 	drm_gpuva_for_each_op(op, ops) {
+		struct drm_gpuva *piece;
+
 		switch (op->op) {
 		case DRM_GPUVA_OP_MAP:
-			apply_map(gpuvm, vm_bo, ctx, &pool, &op->map);
+			apply_map(gpuvm, vm_bo, ctx, &pool, &op->map, hint);
 			break;
 		case DRM_GPUVA_OP_REMAP:
-			apply_remap(gpuvm, ctx, &pool, &op->remap);
+			if (op->remap.unmap->va == hint)
+				hint = NULL;
+			else if (first)
+				hint = hint_before(gpuvm, op->remap.unmap->va);
+			piece = apply_remap(gpuvm, ctx, &pool, &op->remap);
+			if (first && piece)
+				hint = piece;
 			break;
 		case DRM_GPUVA_OP_UNMAP:
+			if (op->unmap.va == hint)
+				hint = NULL;
+			else if (first)
+				hint = hint_before(gpuvm, op->unmap.va);
 			apply_unmap(gpuvm, ctx, &op->unmap);
 			break;
 		default:
 			/* PREFETCH and DRIVER ops do not change the VA space. */
 			break;
 		}
+		first = false;
 	}
 
 	/* Exactly as many VAs were allocated as the list consumes. */

@@ -198,8 +198,8 @@ int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 }
 
 /*
- * Why the conditions below suffice. Every insert keeps this invariant: no VA
- * of range >= 1 has a VA before it (in address order) whose last byte
+ * Why the conditions below suffice. Every insert keeps this invariant (I):
+ * no VA of range >= 1 has a VA before it (in address order) whose last byte
  * reaches its start (drm_gpuva_insert() refuses exactly such a VA, and the
  * reserved node goes into an empty tree). @new lies within @old, which has
  * range >= 1, so once @old is gone every VA before it still ends before
@@ -234,6 +234,36 @@ bool __drm_gpuva_replace(struct drm_gpuva *old, struct drm_gpuva *new)
 	/* @new takes @old's list slot; @old ends up as after drm_gpuva_remove(). */
 	list_add(&new->rb.entry, &old->rb.entry);
 	list_del_init(&old->rb.entry);
+	return true;
+}
+
+/*
+ * Same argument as above, with (I) applied to @prev (range >= 1): every VA
+ * before it ends before its start, @prev itself ends before @va starts, and
+ * the VA after it starts after @va's last byte, so drm_gpuva_insert() would
+ * succeed and put @va right after @prev.
+ */
+bool __drm_gpuva_insert_after(struct drm_gpuvm *gpuvm, struct drm_gpuva *prev,
+			      struct drm_gpuva *va)
+{
+	const u64 addr = va->va.addr;
+	const u64 range = va->va.range;
+	struct drm_gpuva *next;
+
+	if (!prev || prev->vm != gpuvm || !prev->rb.entry.next || list_empty(&prev->rb.entry))
+		return false;
+	if (!range || !prev->va.range || prev->va.addr + prev->va.range > addr)
+		return false;
+	if (!drm_gpuvm_range_valid(gpuvm, addr, range))
+		return false;
+	next = __drm_gpuva_next(prev);
+	if (next && next->va.addr <= addr + range - 1)
+		return false;
+
+	gpuva_it_insert_after(&gpuvm->rb.tree, prev, va);
+	va->vm = gpuvm;
+	list_add(&va->rb.entry, &prev->rb.entry);
+	drm_gpuvm_get(gpuvm);
 	return true;
 }
 

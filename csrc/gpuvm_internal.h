@@ -16,4 +16,13 @@
  */
 bool __drm_gpuva_replace(struct drm_gpuva *old, struct drm_gpuva *new);
 
+/*
+ * If drm_gpuva_insert(@gpuvm, @va) would succeed and put @va right after
+ * @prev, do that without a descent from the root and return true; otherwise
+ * change nothing and return false. @prev may be NULL or stale (no longer in
+ * @gpuvm): it is only a hint.
+ */
+bool __drm_gpuva_insert_after(struct drm_gpuvm *gpuvm, struct drm_gpuva *prev,
+			      struct drm_gpuva *va);
+
 #endif

@@ -188,6 +188,25 @@ void gpuva_it_replace(struct rb_root_cached *root, struct drm_gpuva *old, struct
 		it_propagate(parent, NULL);
 }
 
+void gpuva_it_insert_after(struct rb_root_cached *root, struct drm_gpuva *prev,
+			   struct drm_gpuva *va)
+{
+	struct rb_node *parent = &prev->rb.node;
+	struct rb_node **link = &parent->rb_right;
+	const u64 last = it_last(va);
+
+	/* The free slot right after @prev: its right link, or its successor's left. */
+	if (*link) {
+		parent = *link;
+		while (parent->rb_left)
+			parent = parent->rb_left;
+		link = &parent->rb_left;
+	}
+	for (struct rb_node *p = parent; p && it_va(p)->rb.__subtree_last < last; p = rb_parent(p))
+		it_va(p)->rb.__subtree_last = last;
+	it_link_and_fix(root, va, parent, link, false);
+}
+
 void gpuva_it_remove(struct rb_root_cached *root, struct drm_gpuva *va)
 {
 	if (root->rb_leftmost == &va->rb.node)

@@ -27,6 +27,13 @@ int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
 			    struct drm_gpuva **next);
 
 /*
+ * Insert @va as the in-order successor of @prev, without a descent from the
+ * root. The caller guarantees that gpuva_it_insert() would put it there.
+ */
+void gpuva_it_insert_after(struct rb_root_cached *root, struct drm_gpuva *prev,
+			   struct drm_gpuva *va);
+
+/*
  * @new takes @old's place in the tree, and @old is out of it. The caller
  * guarantees that address order is unchanged (@new starts at or after @old's
  * predecessor and before its successor, as the insertion rule would put it).

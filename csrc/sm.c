@@ -652,7 +652,8 @@ void drm_gpuva_remap(struct drm_gpuva *prev, struct drm_gpuva *next,
 		if (__drm_gpuva_replace(va, prev)) {
 			if (op->next) {
 				drm_gpuva_init_from_op(next, op->next);
-				(void)drm_gpuva_insert(gpuvm, next);
+				if (!__drm_gpuva_insert_after(gpuvm, prev, next))
+					(void)drm_gpuva_insert(gpuvm, next);
 			}
 			return;
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "drm/drm_gpuvm.h"
+#include "gpuvm_internal.h"
 #include "harness.h"
 #include "interval_tree.h"
 #include "linux/slab.h"
@@ -1006,6 +1007,64 @@ static bool test_remap_in_place(void)
 	return true;
 }
 
+/*
+ * __drm_gpuva_insert_after() only acts when drm_gpuva_insert() would put the
+ * VA right after the hint; anything else is left to the plain insert:
+ *
+ *	 0    1    2    3    4    5    6
+ *	 .....AAAAAAAAAA.....BBBBB.....      A = [1, 3), B = [4, 5)
+ *	      Z                              Z = [1, 1), after A
+ */
+static bool test_insert_after_hint(void)
+{
+	const long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_create(0, P(0x10), 0, 0);
+	struct drm_gpuva *a, *z, *b, *va;
+
+	ASSERT_NONNULL(vm);
+	ASSERT_NONNULL(a = va_insert(vm, P(1), P(2), NULL));
+	ASSERT_NONNULL(z = va_insert(vm, P(1), 0, NULL));
+	ASSERT_NONNULL(b = va_insert(vm, P(4), P(1), NULL));
+	ASSERT_NONNULL(va = va_new(P(2), P(1)));
+
+	/* Z ends "before" [2, 3) but A, before Z, covers it: no. */
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, z, va));
+	ASSERT_EQ(drm_gpuva_insert(vm, va), -EEXIST);
+	/* A's successor is Z, which starts inside [1, 2): no. */
+	va->va.addr = P(3);
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, a, va));
+	/* Hints that are missing, not in this VM or overlapping: no. */
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, NULL, va));
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, b, va));
+	va->va.addr = P(5);
+	va->va.range = 0;
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, b, va)); /* zero range */
+	va->va.range = P(0x20);
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, b, va)); /* out of the VM */
+	ASSERT_NULL(va->vm);
+	ASSERT_EQ(vm_refs(vm), 4);
+
+	/* Right after B, and right after Z once A is gone: yes. */
+	va->va.range = P(1);
+	ASSERT_TRUE(__drm_gpuva_insert_after(vm, b, va));
+	ASSERT_TRUE(va->vm == vm && __drm_gpuva_next(b) == va);
+	va_remove_free(a);
+	ASSERT_NONNULL(a = va_new(P(2), P(1)));
+	ASSERT_FALSE(__drm_gpuva_insert_after(vm, z, a)); /* Z has no range */
+	ASSERT_EQ(drm_gpuva_insert(vm, a), 0);
+	ASSERT_TRUE(__drm_gpuva_next(z) == a && __drm_gpuva_next(a) == b);
+	ASSERT_TRUE(list_matches_tree(vm, NULL));
+	ASSERT_EQ(vm_refs(vm), 5);
+
+	va_remove_free(a);
+	va_remove_free(z);
+	va_remove_free(b);
+	va_remove_free(va);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 /* Same (addr, range) sequence in both VMs' lists, and both trees sound. */
 static bool vms_match(struct drm_gpuvm *a, struct drm_gpuvm *b)
 {
@@ -1044,8 +1103,10 @@ static void rnd_piece(const struct drm_gpuva *old, bool head, u64 *addr, u64 *ra
 /*
  * Two VMs driven alike, except that one applies remap steps with
  * drm_gpuva_remap() and the other with drm_gpuva_remove() plus
- * drm_gpuva_insert() of each piece: the outcome must be the same, with
- * zero-range VAs, equal starts and a reserved node in the mix.
+ * drm_gpuva_insert() of each piece, and that one may insert after a hinted
+ * VA (__drm_gpuva_insert_after) where the other inserts plainly: the outcome
+ * must be the same, with zero-range VAs, equal starts and a reserved node in
+ * the mix.
  */
 static bool test_remap_random_vs_remove_insert(void)
 {
@@ -1055,13 +1116,41 @@ static bool test_remap_random_vs_remove_insert(void)
 				    vm_create(0, 0x4000, 0x1000, 0x100) };
 	struct drm_gpuva *slot[SLOTS][2] = { { NULL } };
 	const unsigned long warn0 = gpuvm_warn_count();
-	unsigned int remaps = 0, failed_pieces = 0;
+	unsigned int remaps = 0, failed_pieces = 0, hinted = 0;
 
 	ASSERT_TRUE(vm[0] && vm[1]);
 	for (unsigned int op = 0; op < 40000; op++) {
 		unsigned int i = (unsigned int)(rnd() % SLOTS), r = (unsigned int)(rnd() % 8);
 
-		if (!slot[i][0] && r < 4) {
+		if (!slot[i][0] && r == 3) {
+			/*
+			 * Insert with a hint: a random live VA, the new one usually
+			 * placed just after it. Only vm[0] gets the hint.
+			 */
+			unsigned int h = (unsigned int)(rnd() % SLOTS);
+			struct drm_gpuva *hint = slot[h][0];
+			u64 addr = hint ? hint->va.addr + hint->va.range + rnd() % 3 * 0x10
+					: rnd() % 0x4000;
+			u64 range = rnd() % 5 ? 0x10 * (1 + rnd() % 4) : 0;
+			int err[2];
+
+			for (int k = 0; k < 2; k++)
+				ASSERT_NONNULL(slot[i][k] = va_new(addr, range));
+			if (__drm_gpuva_insert_after(vm[0], hint, slot[i][0])) {
+				err[0] = 0;
+				hinted++;
+			} else {
+				err[0] = drm_gpuva_insert(vm[0], slot[i][0]);
+			}
+			err[1] = drm_gpuva_insert(vm[1], slot[i][1]);
+			ASSERT_EQ(err[0], err[1]);
+			if (err[0]) {
+				for (int k = 0; k < 2; k++) {
+					kfree(slot[i][k]);
+					slot[i][k] = NULL;
+				}
+			}
+		} else if (!slot[i][0] && r < 4) {
 			/* Coarse addresses: equal starts are common. */
 			u64 addr = (rnd() % 0x400) * 0x10, range = rnd() % 4 ? 0x10 * (1 + rnd() % 8) : 0;
 			int err[2];
@@ -1143,7 +1232,7 @@ static bool test_remap_random_vs_remove_insert(void)
 			return false;
 	}
 	ASSERT_TRUE(vms_match(vm[0], vm[1]));
-	ASSERT_TRUE(remaps > 1000 && failed_pieces > 100);
+	ASSERT_TRUE(remaps > 1000 && failed_pieces > 100 && hinted > 500);
 	ASSERT_EQ(gpuvm_warn_count(), warn0);
 	for (unsigned int i = 0; i < SLOTS; i++)
 		for (int k = 0; k < 2; k++)
@@ -1358,6 +1447,7 @@ int main(void)
 	RUN(test_iteration);
 	RUN(test_list_order_random);
 	RUN(test_remap_in_place);
+	RUN(test_insert_after_hint);
 	RUN(test_remap_random_vs_remove_insert);
 	RUN(test_refcount_last_put_by_remove);
 	RUN(test_teardown_warns);
