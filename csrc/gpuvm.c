@@ -157,10 +157,16 @@ static bool drm_gpuvm_in_kernel_node(struct drm_gpuvm *gpuvm, u64 addr, u64 rang
 	return krange && addr < kend && kstart < end;
 }
 
-bool drm_gpuvm_range_valid(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+/* Inlined into the insert paths below; drm_gpuvm_range_valid() for the rest. */
+static inline bool range_valid(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
 {
 	return !u64_add_overflows(addr, range) && drm_gpuvm_in_mm_range(gpuvm, addr, range) &&
 	       !drm_gpuvm_in_kernel_node(gpuvm, addr, range);
+}
+
+bool drm_gpuvm_range_valid(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	return range_valid(gpuvm, addr, range);
 }
 
 struct drm_gem_object *drm_gpuvm_resv_object_alloc(struct drm_device *drm)
@@ -173,7 +179,7 @@ int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 	u64 addr = va->va.addr;
 	u64 range = va->va.range;
 
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, addr, range)))
+	if (unlikely(!range_valid(gpuvm, addr, range)))
 		return -EINVAL;
 
 	if (likely(range)) {
@@ -219,11 +225,14 @@ bool __drm_gpuva_replace(struct drm_gpuva *old, struct drm_gpuva *new)
 	if (!gpuvm || !old->rb.entry.next || list_empty(&old->rb.entry) ||
 	    old == &gpuvm->kernel_alloc_node)
 		return false;
-	/* @new within @old (@old's end does not overflow), not empty. */
+	/*
+	 * @new within @old (@old's end does not overflow), not empty. Then
+	 * @new is a valid range too: @old got into the tree through a check
+	 * of its own (drm_gpuva_insert(), or these fast paths), and neither
+	 * the VM's window nor its reserved node ever changes.
+	 */
 	if (!range || addr < old->va.addr || range > old->va.range ||
 	    addr - old->va.addr > old->va.range - range)
-		return false;
-	if (!drm_gpuvm_range_valid(gpuvm, addr, range))
 		return false;
 	next = __drm_gpuva_next(old);
 	if (next && next->va.addr <= addr + range - 1)
@@ -254,7 +263,7 @@ bool __drm_gpuva_insert_after(struct drm_gpuvm *gpuvm, struct drm_gpuva *prev,
 		return false;
 	if (!range || !prev->va.range || prev->va.addr + prev->va.range > addr)
 		return false;
-	if (!drm_gpuvm_range_valid(gpuvm, addr, range))
+	if (!range_valid(gpuvm, addr, range))
 		return false;
 	next = __drm_gpuva_next(prev);
 	if (next && next->va.addr <= addr + range - 1)

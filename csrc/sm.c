@@ -20,11 +20,22 @@
 /* ------------------------------------------------------------ step emission */
 
 /*
+ * The walks below are written once and instantiated twice: for callers with
+ * their own step callbacks, and for the ops-list builders, where the callbacks
+ * are known at compile time and end up inlined (no indirect calls).
+ */
+#if defined(__GNUC__)
+#define SM_INLINE static inline __attribute__((always_inline))
+#else
+#define SM_INLINE static inline
+#endif
+
+/*
  * A NULL step callback is a step the caller does not care about (internal
  * users such as the exec-lock walks only need some of them); the public
  * entry points check for the callbacks they require before walking.
  */
-static int op_map_cb(const struct drm_gpuvm_ops *fn, void *priv, u64 addr, u64 range,
+SM_INLINE int op_map_cb(const struct drm_gpuvm_ops *fn, void *priv, u64 addr, u64 range,
 		     struct drm_gem_object *obj, u64 offset)
 {
 	struct drm_gpuva_op op = {
@@ -40,7 +51,7 @@ static int op_map_cb(const struct drm_gpuvm_ops *fn, void *priv, u64 addr, u64 r
 	return fn->sm_step_map(&op, priv);
 }
 
-static int op_remap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva_op_map *prev,
+SM_INLINE int op_remap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva_op_map *prev,
 		       struct drm_gpuva_op_map *next, struct drm_gpuva_op_unmap *unmap)
 {
 	struct drm_gpuva_op op = {
@@ -53,7 +64,7 @@ static int op_remap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gp
 	return fn->sm_step_remap(&op, priv);
 }
 
-static int op_unmap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva *va,
+SM_INLINE int op_unmap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva *va,
 		       bool keep)
 {
 	struct drm_gpuva_op op = {
@@ -68,8 +79,9 @@ static int op_unmap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gp
 
 /* ------------------------------------------------------------------- walks */
 
-int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
-		       const struct drm_gpuvm_map_req *req, bool madvise)
+/* The request has been validated. */
+SM_INLINE int sm_map_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
+			  const struct drm_gpuvm_map_req *req, bool madvise)
 {
 	const u64 req_addr = req->map.va.addr;
 	const u64 req_range = req->map.va.range;
@@ -80,9 +92,6 @@ int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops,
 	bool needs_map = !madvise;
 	struct drm_gpuva *va, *next;
 	int ret = 0;
-
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
-		return -EINVAL;
 
 	drm_gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct drm_gem_object *obj = va->gem.obj;
@@ -215,15 +224,13 @@ int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops,
 	return op_map_cb(ops, priv, req_addr, req_range, req_obj, req_offset);
 }
 
-int __drm_gpuvm_sm_unmap(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
-			 u64 req_addr, u64 req_range)
+/* The request has been validated. */
+SM_INLINE int sm_unmap_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
+			    u64 req_addr, u64 req_range)
 {
 	const u64 req_end = req_addr + req_range;
 	struct drm_gpuva *va, *next;
 	int ret;
-
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
-		return -EINVAL;
 
 	drm_gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct drm_gpuva_op_map prev = { 0 }, nxt = { 0 };
@@ -261,6 +268,22 @@ int __drm_gpuvm_sm_unmap(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *op
 	}
 
 	return 0;
+}
+
+int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
+		       const struct drm_gpuvm_map_req *req, bool madvise)
+{
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
+		return -EINVAL;
+	return sm_map_walk(gpuvm, ops, priv, req, madvise);
+}
+
+int __drm_gpuvm_sm_unmap(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
+			 u64 req_addr, u64 req_range)
+{
+	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
+		return -EINVAL;
+	return sm_unmap_walk(gpuvm, ops, priv, req_addr, req_range);
 }
 
 int drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, void *priv, const struct drm_gpuvm_map_req *req)
@@ -453,13 +476,45 @@ err:
 struct ops_builder {
 	struct drm_gpuvm *vm;
 	struct drm_gpuva_ops *ops;
+	bool driver_op_alloc;
 };
 
-static int builder_step(struct drm_gpuva_op *step, void *priv)
+/*
+ * gpuva_op_dup() without a driver op_alloc, for the common case of a free
+ * arena slot. Every member a reader can reach is written: a REMAP block's
+ * absent prev/next stay unwritten, as nothing points to them.
+ */
+static inline struct drm_gpuva_op *arena_op_dup(struct drm_gpuva_ops *ops,
+						const struct drm_gpuva_op *src)
+{
+	struct ops_arena *arena = to_arena(ops);
+	struct remap_op_block *b = &arena->slot[arena->used++];
+
+	b->op = *src;
+	if (src->op == DRM_GPUVA_OP_REMAP) {
+		b->unmap = *src->remap.unmap;
+		b->op.remap.unmap = &b->unmap;
+		if (src->remap.prev) {
+			b->prev = *src->remap.prev;
+			b->op.remap.prev = &b->prev;
+		}
+		if (src->remap.next) {
+			b->next = *src->remap.next;
+			b->op.remap.next = &b->next;
+		}
+	}
+	return &b->op;
+}
+
+SM_INLINE int builder_step(struct drm_gpuva_op *step, void *priv)
 {
 	struct ops_builder *b = priv;
-	struct drm_gpuva_op *op = gpuva_op_dup(b->vm, b->ops, step);
+	struct drm_gpuva_op *op;
 
+	if (!b->driver_op_alloc && to_arena(b->ops)->used < DRM_GPUVA_OPS_INLINE)
+		op = arena_op_dup(b->ops, step);
+	else
+		op = gpuva_op_dup(b->vm, b->ops, step);
 	if (!op)
 		return -ENOMEM;
 	list_add_tail(&op->entry, &b->ops->list);
@@ -488,7 +543,7 @@ static struct drm_gpuva_ops *ops_new(struct drm_gpuvm *gpuvm)
 static struct drm_gpuva_ops *__sm_map_ops_create(struct drm_gpuvm *gpuvm,
 						 const struct drm_gpuvm_map_req *req, bool madvise)
 {
-	struct ops_builder b = { .vm = gpuvm };
+	struct ops_builder b = { .vm = gpuvm, .driver_op_alloc = driver_op_alloc(gpuvm) };
 	int ret;
 
 	/* Reject before allocating anything: the walk would anyway. */
@@ -499,7 +554,7 @@ static struct drm_gpuva_ops *__sm_map_ops_create(struct drm_gpuvm *gpuvm,
 	if (!b.ops)
 		return ERR_PTR(-ENOMEM);
 
-	ret = __drm_gpuvm_sm_map(gpuvm, &builder_ops, &b, req, madvise);
+	ret = sm_map_walk(gpuvm, &builder_ops, &b, req, madvise);
 	if (ret) {
 		drm_gpuva_ops_free(gpuvm, b.ops);
 		return ERR_PTR(ret);
@@ -522,7 +577,7 @@ struct drm_gpuva_ops *drm_gpuvm_madvise_ops_create(struct drm_gpuvm *gpuvm,
 struct drm_gpuva_ops *drm_gpuvm_sm_unmap_ops_create(struct drm_gpuvm *gpuvm, u64 req_addr,
 						    u64 req_range)
 {
-	struct ops_builder b = { .vm = gpuvm };
+	struct ops_builder b = { .vm = gpuvm, .driver_op_alloc = driver_op_alloc(gpuvm) };
 	int ret;
 
 	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
@@ -532,7 +587,7 @@ struct drm_gpuva_ops *drm_gpuvm_sm_unmap_ops_create(struct drm_gpuvm *gpuvm, u64
 	if (!b.ops)
 		return ERR_PTR(-ENOMEM);
 
-	ret = __drm_gpuvm_sm_unmap(gpuvm, &builder_ops, &b, req_addr, req_range);
+	ret = sm_unmap_walk(gpuvm, &builder_ops, &b, req_addr, req_range);
 	if (ret) {
 		drm_gpuva_ops_free(gpuvm, b.ops);
 		return ERR_PTR(ret);
