@@ -1214,3 +1214,185 @@ def test_apply_fails_cleanly_at_every_allocation(world, flags):
     lib.drm_gpuva_ops_free(w.vm, ops)
     assert w.vas() == [(0x1000, 0x1000, "A", 0), (0x2000, 0x9000, "D", 0),
                        (0xB000, 0x1000, "A", 0xB000)]
+
+
+# =================================================== issues 4 and 5: exec, lists
+
+IMM, PROT = lib.DRM_GPUVM_IMMEDIATE_MODE, lib.DRM_GPUVM_RESV_PROTECTED
+
+
+class Validate(Payload):
+    """vm_bo_validate callback: record; then act(vm_bo) decides what happens."""
+
+    def __init__(self, world, act=None):
+        super().__init__()
+        self.world, self.act, self.seen = world, act, []
+
+    def validate(self, vm_bo, exec_):
+        self.seen.append(self.world.name(vm_bo.obj))
+        assert lib.dma_resv_held(vm_bo.obj.resv)
+        return self.act(vm_bo) if self.act else 0
+
+
+def validate(w, vm_exec, act=None):
+    payload = Validate(w, act)
+    handle = ffi.new_handle(payload)
+    lib.pygpuvm_vm_set_handle(w.vm, handle)
+    try:
+        ret = lib.drm_gpuvm_exec_validate(vm_exec)
+    finally:
+        lib.pygpuvm_vm_set_handle(w.vm, ffi.NULL)
+    payload.reraise()
+    return ret, payload.seen
+
+
+def vm_exec_for(w, num_fences=1):
+    vm_exec = ffi.new("struct drm_gpuvm_exec *")
+    vm_exec.vm, vm_exec.num_fences = w.vm, num_fences
+    vm_exec.flags = lib.DRM_EXEC_IGNORE_DUPLICATES
+    return vm_exec
+
+
+def evict_list(w):
+    out = ffi.new("struct drm_gpuvm_bo *[]", 16)
+    n = lib.pygpuvm_vm_evicted(w.vm, out, 16)
+    names = [w.name(out[i].obj) for i in range(n)]
+    for i in range(n):
+        lib.pygpuvm_vm_bo_release(out[i])
+    return names
+
+
+@pytest.mark.parametrize("flags", [0, PROT], ids=["spinlock", "resv_protected"])
+def test_validate_removes_entries_only_in_resv_protected_mode(world, flags):
+    # §8.20: a callback that clears vm_bo->evicted without drm_gpuvm_bo_evict():
+    # RESV_PROTECTED validate takes the entry off the list itself, the
+    # spinlock mode leaves list upkeep to the driver.
+    w = world(flags=flags)
+    r_obj = w.vm.r_obj
+    p = lib.drm_gem_object_create(ffi.NULL, 0x10000, r_obj)        # private: VM's resv
+    w.objs["P"] = p
+    w.names[int(ffi.cast("uintptr_t", p))] = "P"
+    w.va(0x1000, 0x1000, "P", 0)
+    vp = lib.pygpuvm_vm_bo_obtain(w.vm, p)
+    lib.pygpuvm_vm_bo_evict(vp, True)
+    assert evict_list(w) == ["P"]
+    vm_exec = vm_exec_for(w)
+    assert lib.drm_gpuvm_exec_lock(vm_exec) == 0
+
+    def leave_evicted(vm_bo):
+        return 0
+
+    def clear_flag_only(vm_bo):
+        vm_bo.evicted = False
+        return 0
+
+    assert validate(w, vm_exec, leave_evicted) == (0, ["P"])
+    assert evict_list(w) == ["P"]                                  # both modes keep it
+    assert validate(w, vm_exec, clear_flag_only) == (0, ["P"])
+    assert evict_list(w) == ([] if flags & PROT else ["P"])
+    lib.drm_gpuvm_exec_unlock(vm_exec)
+    lib.pygpuvm_vm_bo_evict(vp, False)
+    assert evict_list(w) == []
+    lib.pygpuvm_vm_bo_release(vp)
+
+
+def test_zombie_with_a_pending_evict_flag_is_skipped():
+    # §8.19 with §8.20: IMMEDIATE|RESV_PROTECTED, an external vm_bo evicted
+    # (flag only: the list needs the VM resv) then put deferred: a zombie on
+    # the extobj list with evicted set. prepare_objects must neither lock it
+    # nor move it onto the evict list; validate never sees it.
+    w = World(flags=IMM | PROT)
+    try:
+        z, b = w.bo("Z"), w.bo("B")
+        w.va(0x1000, 0x1000, "B", 0)
+        vb = lib.pygpuvm_vm_bo_obtain(w.vm, b)
+        vz = lib.pygpuvm_vm_bo_obtain(w.vm, z)
+        lib.pygpuvm_vm_bo_evict(vz, True)
+        lib.pygpuvm_vm_bo_evict(vb, True)
+        assert vz.evicted and evict_list(w) == []
+        assert lib.drm_gpuvm_bo_put_deferred(vz)                   # the zombie
+        assert lib.pygpuvm_vm_bo_refcount(vz) == 0 and lib.pygpuvm_vm_bo_on_extobj_list(vz)
+        vm_exec = vm_exec_for(w, 2)
+        with NoWarn():
+            assert lib.drm_gpuvm_exec_lock(vm_exec) == 0
+        locked = [vm_exec.exec.objects[i] for i in range(vm_exec.exec.num_objects)]
+        assert locked == [w.vm.r_obj, b]
+        assert not lib.dma_resv_is_locked(z.resv)
+        assert not lib.pygpuvm_vm_bo_on_evict_list(vz)
+        assert lib.pygpuvm_vm_bo_on_evict_list(vb)
+        assert validate(w, vm_exec, lambda vm_bo: lib.drm_gpuvm_bo_evict(vm_bo, False) or 0) \
+            == (0, ["B"])
+        lib.drm_gpuvm_exec_unlock(vm_exec)
+        assert lib.pygpuvm_gem_refcount(z) == 2                    # the zombie's reference
+        lib.drm_gpuvm_bo_deferred_cleanup(w.vm)
+        assert lib.pygpuvm_gem_refcount(z) == 1
+        assert evict_list(w) == [] and not vb.evicted
+        lib.pygpuvm_vm_bo_release(vb)
+    finally:
+        w.close()
+
+
+def test_sm_exec_lock_prepares_only_the_request_object(world):
+    # §8.29: the request's GEM is prepared (lock + num_fences slots) even for
+    # num_fences == 0; the GEMs of VAs a REMAP/UNMAP takes are only locked.
+    #   0   1   2   3   4   5   6
+    #   ....AAAAAAAA....BBBB----....        - GEM-less
+    #         [==== map R ====]
+    w = world()
+    a, b, r = w.bo("A"), w.bo("B"), w.bo("R")
+    w.va(0x1000, 0x2000, "A", 0)
+    w.va(0x4000, 0x1000, "B", 0)
+    w.va(0x5000, 0x1000)
+    for num_fences in (0, 3):
+        ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
+            w.vm, ex, num_fences, map_req(0x2000, 0x3800, r, 0)))
+        assert ret == 0 and locked == [r, a, b]
+        assert [o.resv.num_reserved for o in locked] == [num_fences, 0, 0]
+        lib.drm_exec_fini(ex)
+        assert not any(lib.dma_resv_is_locked(o.resv) for o in (a, b, r))
+    # Without a request object only the walk's targets; unmap likewise.
+    ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
+        w.vm, ex, 2, map_req(0x2000, 0x3800)))
+    assert ret == 0 and locked == [a, b]
+    assert [o.resv.num_reserved for o in locked] == [0, 0]
+    lib.drm_exec_fini(ex)
+    ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_unmap_exec_lock(
+        w.vm, ex, 0x4800, 0x1000))
+    assert ret == 0 and locked == [b]
+    lib.drm_exec_fini(ex)
+    # A map into a hole: just the request object.
+    ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
+        w.vm, ex, 1, map_req(0x8000, 0x1000, r, 0)))
+    assert ret == 0 and locked == [r] and r.resv.num_reserved == 1
+    lib.drm_exec_fini(ex)
+
+
+def test_exec_lock_helpers_reserve_fence_slots(world):
+    # prepare = lock + num_fences slots on every object each helper locks.
+    w = world(flags=0)
+    a, c = w.bo("A"), w.bo("C")
+    w.va(0x1000, 0x1000, "A", 0)
+    vm_exec = vm_exec_for(w, 2)
+    arr = ffi.new("struct drm_gem_object *[]", [c])
+    assert lib.drm_gpuvm_exec_lock_array(vm_exec, arr, 1) == 0
+    locked = [vm_exec.exec.objects[i] for i in range(vm_exec.exec.num_objects)]
+    assert locked == [w.vm.r_obj, a, c]
+    assert [o.resv.num_reserved for o in locked] == [2, 2, 2]
+    # §8.31: extra is what it was before the call, no pointer into a dead frame.
+    assert vm_exec.extra.fn == ffi.NULL and vm_exec.extra.priv == ffi.NULL
+    lib.drm_gpuvm_exec_unlock(vm_exec)
+    assert all(o.resv.num_reserved == 0 for o in locked)       # per critical section
+    # Locking again with the same struct: VM resv and extobjs only.
+    assert lib.drm_gpuvm_exec_lock(vm_exec) == 0
+    assert vm_exec.exec.num_objects == 2 and not lib.dma_resv_is_locked(c.resv)
+    lib.drm_gpuvm_exec_unlock(vm_exec)
+    # exec_lock_range: the objects mapped in the range, with their slots.
+    vm_exec.num_fences = 3
+    assert lib.drm_gpuvm_exec_lock_range(vm_exec, 0, 0x10000) == 0
+    assert vm_exec.exec.num_objects == 1 and vm_exec.exec.objects[0] == a
+    assert a.resv.num_reserved == 3 and not lib.dma_resv_is_locked(w.vm.r_obj.resv)
+    lib.drm_gpuvm_exec_unlock(vm_exec)
+    # Invalid ranges are not refused by the range lock (§4.8): nothing mapped there.
+    assert lib.drm_gpuvm_exec_lock_range(vm_exec, MASK - 0x800, 0x1000) == 0
+    assert vm_exec.exec.num_objects == 0
+    lib.drm_gpuvm_exec_unlock(vm_exec)
