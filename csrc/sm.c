@@ -673,9 +673,16 @@ void drm_gpuva_ops_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops)
 	if (!ops)
 		return;
 
-	drm_gpuva_for_each_op_safe(op, next, ops) {
-		list_del(&op->entry);
-		gpuva_op_free(gpuvm, ops, op);
+	/* The list dies with its container: no need to unlink the ops one by one. */
+	if (!driver_op_alloc(gpuvm)) {
+		drm_gpuva_for_each_op_safe(op, next, ops)
+			if (!op_in_arena(ops, op))
+				kfree(op);
+	} else {
+		drm_gpuva_for_each_op_safe(op, next, ops) {
+			list_del(&op->entry);
+			gpuva_op_free(gpuvm, ops, op);
+		}
 	}
 	kfree(to_arena(ops));
 }
