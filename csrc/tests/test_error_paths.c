@@ -37,11 +37,17 @@
 #define PROT DRM_GPUVM_RESV_PROTECTED
 
 /*
- * test_real_allocation_failure asks malloc for SIZE_MAX bytes; AddressSanitizer
- * would abort on that instead of returning NULL like the C library does.
+ * test_real_allocation_failure asks malloc for SIZE_MAX bytes; the sanitizers'
+ * allocators would abort on that instead of returning NULL like the C library.
  */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
 {
 	return "allocator_may_return_null=1";
 }
@@ -296,6 +302,17 @@ static bool test_ww_misuse_warns(void)
 	ASSERT_EQ(warns(), w0 + 1);
 	ASSERT_TRUE(warn_log_last_contains("other_class"));
 	ww_mutex_unlock(&b);
+	/* A lock initialised without a class: still compared, and named. */
+	{
+		struct ww_mutex nc;
+
+		ww_mutex_init(&nc, NULL);
+		ASSERT_EQ(ww_mutex_lock(&nc, &ctx), 0);
+		ASSERT_TRUE(warn_log_last_contains("(null)"));
+		ww_mutex_unlock(&nc);
+		ww_mutex_destroy(&nc);
+		w0++;
+	}
 
 	/* The slow path on a lock the context holds: -EALREADY is a caller bug. */
 	ASSERT_EQ(ww_mutex_lock(&a, &ctx), 0);
@@ -576,6 +593,105 @@ static bool test_remove_what_is_not_inserted(void)
 
 /* ============================================================ gpuvm_exec.c */
 
+static bool wait_refs(struct drm_gem_object *obj, unsigned int base, bool above)
+{
+	time_t deadline = time(NULL) + 20;
+
+	for (;;) {
+		unsigned int now = kref_read(&obj->refcount);
+
+		if (above ? now > base : now == base)
+			return true;
+		if (time(NULL) >= deadline)
+			return false;
+		sched_yield();
+	}
+}
+
+/*
+ * drm_gpuvm_exec_lock() backing off on the VM resv itself: that needs the
+ * young transaction to hold something when it locks the VM resv, i.e. a
+ * second pass starting with the prelocked extobj X. The older transaction
+ * goes step by step, each step waiting for what the young one visibly did
+ * (the references a drm_exec takes on what it locks or contends on):
+ *
+ *	older                         young (drm_gpuvm_exec_lock)
+ *	1. holds X                    VM resv, then dies on X
+ *	2. takes the VM resv          (waits for the young one's back-off)
+ *	3. releases X                 X (slow path), then dies on the VM resv
+ *	4. releases the VM resv       VM resv (slow path), X: all locked
+ */
+struct older_vm {
+	struct drm_gem_object *x, *r_obj;
+	atomic_int state; /* 1: holding X; 2: done; 3: a step timed out */
+};
+
+static void *older_vm_thread(void *arg)
+{
+	struct older_vm *o = arg;
+	struct ww_acquire_ctx ctx;
+	unsigned int xbase, rbase;
+	bool ok;
+
+	ww_acquire_init(&ctx, &reservation_ww_class);
+	GPUVM_BUG_ON(dma_resv_lock(o->x->resv, &ctx) != 0);
+	xbase = kref_read(&o->x->refcount);
+	rbase = kref_read(&o->r_obj->refcount);
+	atomic_store(&o->state, 1);
+	ok = wait_refs(o->x, xbase, true);
+	if (ok) {
+		GPUVM_BUG_ON(dma_resv_lock(o->r_obj->resv, &ctx) != 0);
+		/* Its reference on the VM resv object goes right after the unlock. */
+		ok = wait_refs(o->r_obj, rbase, false);
+	}
+	dma_resv_unlock(o->x->resv);
+	if (ok)
+		ok = wait_refs(o->r_obj, rbase, true);
+	if (dma_resv_held(o->r_obj->resv))
+		dma_resv_unlock(o->r_obj->resv);
+	ww_acquire_fini(&ctx);
+	atomic_store(&o->state, ok ? 2 : 3);
+	return NULL;
+}
+
+static bool test_exec_lock_backs_off_on_the_vm_resv(void)
+{
+	long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_new(NULL, 0);
+	struct drm_gem_object *x = gem_new(NULL);
+	struct drm_gpuvm_exec vm_exec = { 0 };
+	struct drm_gpuvm_bo *vm_bo;
+	struct older_vm o;
+	pthread_t t;
+
+	ASSERT_TRUE(vm && x);
+	vm_bo = drm_gpuvm_bo_obtain(vm, x);
+	ASSERT_FALSE(IS_ERR_OR_NULL(vm_bo));
+	drm_gpuvm_bo_extobj_add(vm_bo);
+	o.x = x;
+	o.r_obj = vm->r_obj;
+	atomic_init(&o.state, 0);
+	ASSERT_EQ(pthread_create(&t, NULL, older_vm_thread, &o), 0);
+	while (atomic_load(&o.state) == 0)
+		sched_yield();
+	vm_exec.vm = vm;
+	vm_exec.num_fences = 1;
+	ASSERT_EQ(drm_gpuvm_exec_lock(&vm_exec), 0);
+	pthread_join(t, NULL);
+	ASSERT_EQ(atomic_load(&o.state), 2);
+	ASSERT_EQ(vm_exec.exec.num_backoffs, 2);
+	ASSERT_EQ(vm_exec.exec.num_objects, 2);
+	ASSERT_EQ(vm_exec.exec.objects[0], vm->r_obj);
+	ASSERT_EQ(vm_exec.exec.objects[1], x);
+	drm_gpuvm_exec_unlock(&vm_exec);
+	ASSERT_TRUE(drm_gpuvm_bo_put(vm_bo));
+	drm_gem_object_put(x);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
+
 /*
  *	0x10000   0x20000
  *	|aaaaaaaa|bbbbbbbb|     exec_lock_range locks a, then dies on b, held by
@@ -802,6 +918,7 @@ static bool test_link_unlink_degenerate_vas(void)
 		sparse = va_insert(vm, 0x10000, 0x1000, NULL, 0);
 		ASSERT_NONNULL(sparse);
 		drm_gpuva_link(sparse, vm_bo);
+		drm_gpuva_link_locked(sparse, vm_bo);
 		ASSERT_NULL(sparse->vm_bo);
 		ASSERT_EQ(vm_bo_refs(vm_bo), 1);
 
@@ -1182,6 +1299,159 @@ static bool test_ops_create_fails_cleanly_everywhere(void)
 	return true;
 }
 
+/* Driver callbacks that fail at the step numbered fail_at (-1: never). */
+struct cb_ctl {
+	int fail_at;
+	int seen;
+};
+
+static int cb_step(struct drm_gpuva_op *op, void *priv)
+{
+	struct cb_ctl *c = priv;
+
+	GPUVM_UNUSED(op);
+	return c->seen++ == c->fail_at ? -EIO : 0;
+}
+
+static const struct drm_gpuvm_ops cb_ops = {
+	.vm_free = fixture_vm_free,
+	.sm_step_map = cb_step,
+	.sm_step_remap = cb_step,
+	.sm_step_unmap = cb_step,
+};
+
+/*
+ * A driver callback error at any step of any cell of §4.2/§4.3 stops the
+ * walk there and is returned as is; the callbacks here record only, so the
+ * tree is unchanged.
+ *
+ *	0   1   2   3   4   5   6   7   8   9   a   b   c
+ *	....vvvvvvvv....VVVVVVVVVVVVVVVV....wwwwwwwwwwww        (v, w: no GEM)
+ */
+static bool test_callback_error_at_every_step(void)
+{
+	static const struct { u64 addr, range; } reqs[] = {
+		{ 0x4000, 0x4000 }, { 0x4000, 0x5000 }, { 0x4000, 0x1000 },
+		{ 0x6000, 0x2000 }, { 0x6000, 0x2800 }, { 0x5000, 0x1000 },
+		{ 0x3800, 0x4800 }, { 0x3800, 0x5000 }, { 0x3800, 0x2000 },
+		{ 0x2000, 0x9000 }, { 0x1000, 0xc000 }, { 0xc000, 0x1000 },
+	};
+	long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_new_ops(NULL, 0, &cb_ops);
+	struct drm_gem_object *a = gem_new(NULL);
+	struct drm_gpuva *v, *big, *w;
+	unsigned long w0 = warns();
+
+	ASSERT_TRUE(vm && a);
+	v = va_insert(vm, 0x1000, 0x2000, NULL, 0);
+	big = va_insert(vm, 0x4000, 0x4000, a, 0x10000);
+	w = va_insert(vm, 0x9000, 0x3000, NULL, 0);
+	ASSERT_TRUE(v && big && w);
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		u64 addr = reqs[i].addr;
+		struct drm_gpuvm_map_req req = {
+			.map = { .va = { .addr = addr, .range = reqs[i].range }, .gem = { .obj = a } },
+		};
+
+		for (int unmap = 0; unmap < 2; unmap++) {
+			struct cb_ctl c = { .fail_at = -1 };
+			int steps;
+
+			if (unmap)
+				ASSERT_EQ(drm_gpuvm_sm_unmap(vm, &c, addr, req.map.va.range), 0);
+			else
+				ASSERT_EQ(drm_gpuvm_sm_map(vm, &c, &req), 0);
+			steps = c.seen;
+			ASSERT_TRUE(steps >= (unmap ? 0 : 1));
+			for (int k = 0; k < steps; k++) {
+				int ret;
+
+				c = (struct cb_ctl){ .fail_at = k };
+				ret = unmap ? drm_gpuvm_sm_unmap(vm, &c, addr, req.map.va.range)
+					    : drm_gpuvm_sm_map(vm, &c, &req);
+				ASSERT_EQ(ret, -EIO);
+				ASSERT_EQ(c.seen, k + 1);
+			}
+		}
+	}
+	ASSERT_EQ(drm_gpuva_find(vm, 0x1000, 0x2000), v);
+	ASSERT_EQ(drm_gpuva_find(vm, 0x4000, 0x4000), big);
+	ASSERT_EQ(drm_gpuva_find(vm, 0x9000, 0x3000), w);
+	ASSERT_EQ(warns(), w0);
+	va_destroy(v);
+	va_destroy(big);
+	va_destroy(w);
+	drm_gem_object_put(a);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
+/*
+ * The exec-lock walks stop at the first step whose lock fails: without
+ * DRM_EXEC_IGNORE_DUPLICATES a second VA of an object already locked is
+ * -EALREADY.
+ *
+ *	0   1   2   3   4   5   6   7   8
+ *	....aaaaaaaa....aaaa....aaaaaaaa        one object a; b unmapped
+ */
+static bool test_exec_lock_walks_stop_at_a_duplicate(void)
+{
+	long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_new(NULL, 0);
+	struct drm_gem_object *a = gem_new(NULL), *b = gem_new(NULL);
+	struct drm_gpuva *va[3];
+	struct {
+		bool unmap;
+		struct drm_gem_object *obj;
+		u64 addr, range;
+		int ret;
+		unsigned int locked;
+	} cases[] = {
+		{ true, NULL, 0x2000, 0x5000, -EALREADY, 1 },  /* remap a, then unmap a */
+		{ false, NULL, 0x4000, 0x1000, 0, 1 },         /* unmap a only */
+		{ false, NULL, 0x2000, 0x3000, -EALREADY, 1 }, /* remap a, unmap a */
+		{ false, NULL, 0x4000, 0x1000, -EALREADY, 1 }, /* obj a prepared, unmap a */
+		{ false, NULL, 0x6800, 0x800, 0, 2 },          /* obj b, remap a */
+		{ true, NULL, 0x9000, 0x1000, 0, 0 },          /* nothing there */
+	};
+	int ret = 0;
+
+	ASSERT_TRUE(vm && a && b);
+	va[0] = va_insert(vm, 0x1000, 0x2000, a, 0);
+	va[1] = va_insert(vm, 0x4000, 0x1000, a, 0x4000);
+	va[2] = va_insert(vm, 0x6000, 0x2000, a, 0x6000);
+	ASSERT_TRUE(va[0] && va[1] && va[2]);
+	cases[3].obj = a;
+	cases[4].obj = b;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct drm_gpuvm_map_req req = {
+			.map = { .va = { .addr = cases[i].addr, .range = cases[i].range },
+				 .gem = { .obj = cases[i].obj } },
+		};
+		struct drm_exec exec;
+
+		drm_exec_init(&exec, 0, 0);
+		drm_exec_until_all_locked(&exec) {
+			ret = cases[i].unmap ? drm_gpuvm_sm_unmap_exec_lock(vm, &exec, cases[i].addr,
+									    cases[i].range)
+					     : drm_gpuvm_sm_map_exec_lock(vm, &exec, 1, &req);
+			drm_exec_retry_on_contention(&exec);
+		}
+		ASSERT_EQ(ret, cases[i].ret);
+		ASSERT_EQ(exec.num_objects, cases[i].locked);
+		drm_exec_fini(&exec);
+		ASSERT_FALSE(dma_resv_is_locked(a->resv) || dma_resv_is_locked(b->resv));
+	}
+	for (int i = 0; i < 3; i++)
+		va_destroy(va[i]);
+	drm_gem_object_put(a);
+	drm_gem_object_put(b);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 static bool test_ops_free_null(void)
 {
 	long live0 = gpuvm_alloc_live();
@@ -1229,10 +1499,12 @@ static bool test_rb_check_detects_corruption(void)
 	size_t count = 0;
 
 	ASSERT_NULL(rb_first(&(struct rb_root){ NULL }));
+	ASSERT_NULL(rb_last(&(struct rb_root){ NULL }));
 	tree_build(&root, n, 7);
 	ASSERT_EQ(rb_check_structure(&root.rb_root, &root, &count), 0);
 	ASSERT_EQ(count, 7);
 	ASSERT_EQ(rb_check_structure(&root.rb_root, &root, NULL), 0); /* count optional */
+	ASSERT_EQ(rb_check_structure(&root.rb_root, NULL, NULL), 0);  /* so is the cache */
 	r = root.rb_root.rb_node;
 	leaf = rb_first(&root.rb_root);
 
@@ -1257,6 +1529,18 @@ static bool test_rb_check_detects_corruption(void)
 			rb_set_color(p, RB_RED);
 			ASSERT_EQ(rb_check_structure(&root.rb_root, &root, NULL), -EINVAL);
 			rb_set_color(p, RB_BLACK);
+			done = 1;
+		}
+		ASSERT_TRUE(done || i < 6);
+	}
+	/* Red with a red left child: a black left child of a red node made red. */
+	for (int i = 0, done = 0; i < 7 && !done; i++) {
+		struct rb_node *x = &n[i].rb, *l = x->rb_left;
+
+		if (rb_is_red(x) && l && !rb_is_red(l)) {
+			rb_set_color(l, RB_RED);
+			ASSERT_EQ(rb_check_structure(&root.rb_root, &root, NULL), -EINVAL);
+			rb_set_color(l, RB_BLACK);
 			done = 1;
 		}
 		ASSERT_TRUE(done || i < 6);
@@ -1304,6 +1588,7 @@ int main(void)
 	RUN(test_vm_without_ops);
 	RUN(test_remove_what_is_not_inserted);
 	RUN(test_exec_lock_range_backs_off);
+	RUN(test_exec_lock_backs_off_on_the_vm_resv);
 	RUN(test_exec_assertions);
 	RUN(test_last_put_under_the_object_resv_only);
 	RUN(test_unlink_last_ref_takes_the_vm_resv);
@@ -1311,6 +1596,8 @@ int main(void)
 	RUN(test_vm_bo_api_misuse_warns);
 	RUN(test_gem_evict_under_held_locks);
 	RUN(test_ops_create_fails_cleanly_everywhere);
+	RUN(test_callback_error_at_every_step);
+	RUN(test_exec_lock_walks_stop_at_a_duplicate);
 	RUN(test_ops_free_null);
 	RUN(test_rb_check_detects_corruption);
 	return harness_done();
