@@ -24,6 +24,7 @@
 
 #include "drm/drm_exec.h"
 #include "drm/drm_gpuvm.h"
+#include "drm/gpuvm_apply.h"
 #include "linux/dma-fence.h"
 #include "linux/dma-resv.h"
 #include "linux/slab.h"
@@ -1155,7 +1156,10 @@ static void scene_fini(struct sm_scene *s)
 	drm_gpuvm_put(s->vm);
 }
 
-enum builder { B_MAP, B_MAP_ONE, B_MADVISE, B_MADVISE_EDGES, B_UNMAP, B_PREFETCH, B_BO_UNMAP };
+enum builder {
+	B_MAP, B_MAP_ONE, B_MAP_EXACT, B_MAP_AT, B_MAP_TAIL,
+	B_MADVISE, B_MADVISE_EDGES, B_UNMAP, B_PREFETCH, B_BO_UNMAP,
+};
 
 static struct drm_gpuva_ops *build(struct sm_scene *s, enum builder which)
 {
@@ -1170,6 +1174,18 @@ static struct drm_gpuva_ops *build(struct sm_scene *s, enum builder which)
 	case B_MAP_ONE: /* one remap with both pieces, then the map */
 		req.map.va.addr = 0x1800;
 		req.map.va.range = 0x800;
+		return drm_gpuvm_sm_map_ops_create(s->vm, &req);
+	case B_MAP_EXACT: /* a == A, e == E: unmap, map */
+		req.map.va.addr = 0x4000;
+		req.map.va.range = 0x1000;
+		return drm_gpuvm_sm_map_ops_create(s->vm, &req);
+	case B_MAP_AT: /* a == A, e < E: unmap and go on; a > A, e == E: unmap; map */
+		req.map.va.addr = 0x4000;
+		req.map.va.range = 0x3000;
+		return drm_gpuvm_sm_map_ops_create(s->vm, &req);
+	case B_MAP_TAIL: /* a < A, e == E: remap(prev), map */
+		req.map.va.addr = 0x2000;
+		req.map.va.range = 0x1000;
 		return drm_gpuvm_sm_map_ops_create(s->vm, &req);
 	case B_MADVISE: /* GEM-less VAs split at both ends, mapped in the loop */
 		req.map.va.addr = 0x8800;
@@ -1264,6 +1280,9 @@ static bool test_ops_create_fails_cleanly_everywhere(void)
 	static const struct { enum builder which; size_t ops; const char *name; } builders[] = {
 		{ B_MAP, 9, "sm_map" },
 		{ B_MAP_ONE, 2, "sm_map one remap" },
+		{ B_MAP_EXACT, 2, "sm_map exact" },
+		{ B_MAP_AT, 3, "sm_map from a VA's start" },
+		{ B_MAP_TAIL, 2, "sm_map a VA's tail" },
 		{ B_MADVISE, 4, "madvise" },
 		{ B_MADVISE_EDGES, 2, "madvise right edge" },
 		{ B_UNMAP, 8, "sm_unmap" },
@@ -1464,6 +1483,159 @@ static bool test_ops_free_null(void)
 	return true;
 }
 
+/* ================================================================= apply.c */
+
+struct apply_log {
+	unsigned int failed;
+	struct drm_gpuva_op_map last;
+};
+
+static void log_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
+{
+	struct apply_log *l = priv;
+
+	l->failed++;
+	l->last = *piece;
+}
+
+/*
+ * Pieces that cannot be inserted are dropped (reported if the driver asked),
+ * never linked, and leak nothing.
+ *
+ *	0   1   2   3   4   5   6   7   8   9
+ *	............NNNNOOOOOOOOOOOOMMMM....      N, M neighbours; O cut at 5 and 6
+ */
+static bool test_apply_pieces_that_do_not_fit(void)
+{
+	long live0 = gpuvm_alloc_live();
+	unsigned long w0 = warns();
+	struct drm_gpuvm *vm = vm_new(NULL, 0);
+	struct drm_gem_object *a = gem_new(NULL);
+	struct drm_gpuvm_bo *vm_bo;
+	struct drm_gpuva *n, *m, *va;
+	struct drm_gpuva_ops *ops;
+	struct drm_gpuva_op *op;
+	struct apply_log log = { 0 };
+	struct gpuvm_apply_ctx ctx = { .insert_failed = log_insert_failed, .priv = &log };
+
+	ASSERT_TRUE(vm && a);
+	vm_bo = drm_gpuvm_bo_obtain(vm, a);
+	ASSERT_FALSE(IS_ERR_OR_NULL(vm_bo));
+	n = va_insert(vm, 0x3000, 0x1000, NULL, 0);
+	m = va_insert(vm, 0x7000, 0x1000, NULL, 0);
+	va = kzalloc(sizeof(*va)); /* apply frees what it removes with kfree */
+	ASSERT_TRUE(n && m && va);
+	drm_gpuva_init_lists(va);
+	va->va.addr = 0x4000;
+	va->va.range = 0x3000;
+	va->gem.obj = a;
+	ASSERT_EQ(drm_gpuva_insert(vm, va), 0);
+	drm_gpuva_link(va, vm_bo);
+
+	/* Both pieces stretched over the neighbours: neither goes in. */
+	ops = drm_gpuvm_sm_unmap_ops_create(vm, 0x5000, 0x1000);
+	ASSERT_FALSE(IS_ERR(ops));
+	op = drm_gpuva_first_op(ops);
+	ASSERT_TRUE(op->op == DRM_GPUVA_OP_REMAP && op->remap.prev && op->remap.next);
+	op->remap.prev->va.addr = 0x3800;
+	op->remap.prev->va.range = 0x1800;
+	op->remap.next->va.range = 0x1800;
+	ASSERT_EQ(gpuvm_apply_ops(vm, vm_bo, ops, &ctx), 0);
+	ASSERT_EQ(log.failed, 2);
+	ASSERT_EQ(log.last.va.addr, 0x6000);
+	drm_gpuva_ops_free(vm, ops);
+	ASSERT_NULL(drm_gpuva_find_first(vm, 0x4000, 0x3000));
+	ASSERT_EQ(vm_bo_refs(vm_bo), 1); /* only ours: nothing was linked */
+
+	/* An unlinked GEM-backed VA: its pieces are not linked either. */
+	va = va_insert(vm, 0x4000, 0x3000, a, 0);
+	ASSERT_NONNULL(va);
+	ops = drm_gpuvm_sm_unmap_ops_create(vm, 0x5000, 0x1000);
+	ASSERT_FALSE(IS_ERR(ops));
+	ASSERT_EQ(gpuvm_apply_ops(vm, vm_bo, ops, &ctx), 0);
+	drm_gpuva_ops_free(vm, ops);
+	ASSERT_EQ(log.failed, 2);
+	va = drm_gpuva_find(vm, 0x4000, 0x1000);
+	ASSERT_TRUE(va && !va->vm_bo);
+	ASSERT_EQ(vm_bo_refs(vm_bo), 1);
+	/* ... and unmapping them unlinks nothing. */
+	ops = drm_gpuvm_sm_unmap_ops_create(vm, 0x4000, 0x3000);
+	ASSERT_FALSE(IS_ERR(ops));
+	ASSERT_EQ(gpuvm_apply_ops(vm, vm_bo, ops, NULL), 0);
+	drm_gpuva_ops_free(vm, ops);
+	ASSERT_TRUE(drm_gpuvm_interval_empty(vm, 0x4000, 0x3000));
+
+	/*
+	 * A failing map without an insert_failed callback: dropped silently.
+	 * P at [5, 6) and a zero-sized Z at 5 behind it in address order: the
+	 * walk of a map over [4.8, 5.8) stops at P (its tail survives) before
+	 * reaching Z, which then blocks the insert (it strictly contains 5).
+	 */
+	{
+		struct drm_gpuva *p = va_insert(vm, 0x5000, 0x1000, NULL, 0);
+		struct drm_gpuva *z = va_new(0x5000, 0, NULL, 0);
+		struct drm_gpuvm_map_req req = {
+			.map = { .va = { .addr = 0x4800, .range = 0x1000 }, .gem = { .obj = a } },
+		};
+
+		ASSERT_TRUE(p && z);
+		ASSERT_EQ(drm_gpuva_insert(vm, z), 0);
+		ASSERT_EQ(__drm_gpuva_next(p), z);
+		ops = drm_gpuvm_sm_map_ops_create(vm, &req);
+		ASSERT_FALSE(IS_ERR(ops));
+		op = drm_gpuva_first_op(ops);
+		ASSERT_TRUE(op->op == DRM_GPUVA_OP_REMAP && op->remap.unmap->va == p);
+		ASSERT_EQ(drm_gpuva_next_op(op), drm_gpuva_last_op(ops)); /* then the map */
+		ASSERT_EQ(gpuvm_apply_ops(vm, vm_bo, ops, NULL), 0);
+		drm_gpuva_ops_free(vm, ops);
+		ASSERT_NULL(drm_gpuva_find(vm, 0x4800, 0x1000));
+		p = drm_gpuva_find(vm, 0x5800, 0x800);
+		ASSERT_NONNULL(p);
+		ASSERT_EQ(vm_bo_refs(vm_bo), 1);
+		va_destroy(p);
+		drm_gpuva_remove(z);
+		kfree(z);
+	}
+	ASSERT_EQ(warns(), w0);
+
+	va_destroy(n);
+	va_destroy(m);
+	ASSERT_TRUE(drm_gpuvm_bo_put(vm_bo));
+	drm_gem_object_put(a);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
+/* A map op needs the vm_bo of its GEM in this very VM. */
+static bool test_apply_refuses_a_foreign_vm_bo(void)
+{
+	long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_new(NULL, 0), *other = vm_new(NULL, 0);
+	struct drm_gem_object *a = gem_new(NULL);
+	struct drm_gpuvm_bo *foreign;
+	struct drm_gpuva_ops *ops;
+	struct drm_gpuvm_map_req req = {
+		.map = { .va = { .addr = 0x10000, .range = 0x1000 }, .gem = { .obj = NULL } },
+	};
+
+	ASSERT_TRUE(vm && other && a);
+	req.map.gem.obj = a;
+	foreign = drm_gpuvm_bo_obtain(other, a);
+	ASSERT_FALSE(IS_ERR_OR_NULL(foreign));
+	ops = drm_gpuvm_sm_map_ops_create(vm, &req);
+	ASSERT_FALSE(IS_ERR(ops));
+	ASSERT_EQ(gpuvm_apply_ops(vm, foreign, ops, NULL), -EINVAL);
+	ASSERT_TRUE(drm_gpuvm_interval_empty(vm, 0x10000, 0x1000));
+	drm_gpuva_ops_free(vm, ops);
+	ASSERT_TRUE(drm_gpuvm_bo_put(foreign));
+	drm_gem_object_put(a);
+	drm_gpuvm_put(vm);
+	drm_gpuvm_put(other);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 /* ================================================================ rbtree.c */
 
 struct tnode {
@@ -1599,6 +1771,8 @@ int main(void)
 	RUN(test_callback_error_at_every_step);
 	RUN(test_exec_lock_walks_stop_at_a_duplicate);
 	RUN(test_ops_free_null);
+	RUN(test_apply_pieces_that_do_not_fit);
+	RUN(test_apply_refuses_a_foreign_vm_bo);
 	RUN(test_rb_check_detects_corruption);
 	return harness_done();
 }
