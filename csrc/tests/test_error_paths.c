@@ -730,6 +730,30 @@ static bool test_exec_lock_range_backs_off(void)
 	return true;
 }
 
+/* The same in the extra step: an array object held by an older transaction. */
+static bool test_exec_lock_array_backs_off(void)
+{
+	long live0 = gpuvm_alloc_live();
+	struct drm_gpuvm *vm = vm_new(NULL, 0);
+	struct drm_gem_object *c = gem_new(NULL);
+	struct drm_gpuvm_exec vm_exec = { 0 };
+	struct older o;
+
+	ASSERT_TRUE(vm && c);
+	vm_exec.vm = vm;
+	ASSERT_TRUE(older_start(&o, c));
+	ASSERT_EQ(drm_gpuvm_exec_lock_array(&vm_exec, &c, 1), 0);
+	ASSERT_EQ(older_join(&o), 2);
+	ASSERT_EQ(vm_exec.exec.num_backoffs, 1);
+	ASSERT_EQ(vm_exec.exec.num_objects, 2);
+	ASSERT_TRUE(dma_resv_held(c->resv) && drm_gpuvm_resv_held(vm));
+	drm_gpuvm_exec_unlock(&vm_exec);
+	drm_gem_object_put(c);
+	drm_gpuvm_put(vm);
+	ASSERT_EQ(gpuvm_alloc_live(), live0);
+	return true;
+}
+
 static int validate_drop_lock(struct drm_gpuvm_bo *vm_bo, struct drm_exec *exec)
 {
 	/* A driver bug: the object's lock is gone when validate looks again. */
@@ -1761,6 +1785,7 @@ int main(void)
 	RUN(test_remove_what_is_not_inserted);
 	RUN(test_exec_lock_range_backs_off);
 	RUN(test_exec_lock_backs_off_on_the_vm_resv);
+	RUN(test_exec_lock_array_backs_off);
 	RUN(test_exec_assertions);
 	RUN(test_last_put_under_the_object_resv_only);
 	RUN(test_unlink_last_ref_takes_the_vm_resv);
