@@ -27,14 +27,29 @@ from .errors import GpuvmWarning
 __all__ = ["Payload", "raise_pending"]
 
 _tls = threading.local()
+# PENDING[0]: how many threads have a pending exception. Hot paths test this
+# list item (one load) and only then look at their thread-local slot.
+PENDING = [0]
+_pending_lock = threading.Lock()
 
 
 def raise_pending() -> None:
     """Raise the exception a WARN turned into in this thread, if any."""
+    if not PENDING[0]:
+        return
     exc = getattr(_tls, "pending", None)
     if exc is not None:
         _tls.pending = None
+        with _pending_lock:
+            PENDING[0] -= 1
         raise exc
+
+
+def _set_pending(exc: BaseException) -> None:
+    if getattr(_tls, "pending", None) is None:
+        _tls.pending = exc
+        with _pending_lock:
+            PENDING[0] += 1
 
 
 class Payload:
@@ -68,8 +83,7 @@ def _pygpuvm_warn_hook(file: Any, line: int, msg: Any, data: Any) -> None:
         where = ffi.string(file).decode("utf-8", "replace") if file != ffi.NULL else "?"
         warnings.warn(GpuvmWarning(f"{text} [{where}:{line}]"), stacklevel=2)
     except BaseException as exc:  # noqa: BLE001 - must not propagate into C
-        if getattr(_tls, "pending", None) is None:
-            _tls.pending = exc
+        _set_pending(exc)
 
 
 def _call_step(op: Any, priv: Any, name: str) -> int:
@@ -135,7 +149,9 @@ def _uninstall_warn_hook() -> None:
 # them lazily, and doing it here keeps that out of concurrent first uses.
 for _ctype in ("struct pygpuvm_op_rec[]", "struct pygpuvm_op_rec *", "struct drm_gpuva *[]",
                "struct drm_gpuvm_bo *[]", "struct pygpuvm_apply_result *",
-               "struct drm_gpuvm_exec *", "struct drm_gpuvm_map_req *", "int *"):
+               "struct drm_gpuvm_exec *", "struct drm_gpuvm_map_req *", "int *", "int[]",
+               "u64[]", "u64 *", "unsigned char[]", "struct drm_gem_object *[]",
+               "struct drm_gpuva *", "struct drm_gpuvm *"):
     ffi.typeof(_ctype)
 del _ctype
 

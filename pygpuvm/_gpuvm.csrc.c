@@ -66,6 +66,8 @@ struct pygpuvm_apply_result {
 	long inserted;
 	long removed;
 	long failed;
+	u64 *failed_out;
+	size_t failed_max;
 };
 
 static void pygpuvm_install_warn_hook(void)
@@ -175,7 +177,7 @@ static unsigned int pygpuvm_vm_refcount(struct drm_gpuvm *vm)
 	return kref_read(&vm->kref);
 }
 
-static bool pyg_is_kernel_node(struct drm_gpuva *va)
+static bool pyg_is_kernel_node(const struct drm_gpuva *va)
 {
 	return va->vm && va == &va->vm->kernel_alloc_node;
 }
@@ -546,13 +548,27 @@ static int pygpuvm_sm_map_steps(struct drm_gpuvm *vm, void *handle, u64 addr, u6
 struct pyg_apply_priv {
 	struct pygpuvm_apply_result *res;
 	void *handle;
+	/* Sorted addresses of VAs that have live Python wrappers (batch path). */
+	const u64 *watch;
+	size_t nwatch;
+	unsigned char *hit;
 };
 
 static void pyg_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
 {
 	struct pyg_apply_priv *p = priv;
+	struct pygpuvm_apply_result *res = p->res;
 
-	p->res->failed++;
+	/* Recorded so the caller can name the piece without a callback. */
+	if (res->failed_out && (size_t)res->failed < res->failed_max) {
+		u64 *f = res->failed_out + 4 * (size_t)res->failed;
+
+		f[0] = piece->va.addr;
+		f[1] = piece->va.range;
+		f[2] = piece->gem.offset;
+		f[3] = (u64)(uintptr_t)piece->gem.obj;
+	}
+	res->failed++;
 	if (p->handle)
 		_pygpuvm_insert_failed(piece, p->handle);
 }
@@ -560,29 +576,41 @@ static void pyg_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
 static void pyg_va_removed(struct drm_gpuva *va, void *priv)
 {
 	struct pyg_apply_priv *p = priv;
+	u64 key = (u64)(uintptr_t)va;
+	size_t lo = 0, hi = p->nwatch;
 
-	GPUVM_UNUSED(va);
 	p->res->removed++;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->watch[mid] < key) {
+			lo = mid + 1;
+		} else if (p->watch[mid] > key) {
+			hi = mid;
+		} else {
+			p->hit[mid] = 1;
+			break;
+		}
+	}
 }
 
-static int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
-			 struct pygpuvm_apply_result *res)
+/* pygpuvm_apply() without resetting the counters (the batch accumulates them). */
+static int pyg_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, struct pyg_apply_priv *priv)
 {
-	struct pyg_apply_priv priv = { .res = res, .handle = handle };
+	struct pygpuvm_apply_result *res = priv->res;
 	struct gpuvm_apply_ctx ctx = {
 		.flags = 0,
 		.insert_failed = pyg_insert_failed,
 		.va_removed = pyg_va_removed,
-		.priv = &priv,
+		.priv = priv,
 	};
 	struct drm_gem_object *map_obj = NULL;
 	struct drm_gpuvm_bo *vm_bo = NULL;
 	struct drm_gpuva_op *op;
-	long pieces = 0;
+	long pieces = 0, failed = res->failed;
 	bool taken = false;
 	int ret;
 
-	memset(res, 0, sizeof(*res));
 	drm_gpuva_for_each_op(op, ops) {
 		if (op->op == DRM_GPUVA_OP_MAP) {
 			pieces++;
@@ -609,8 +637,318 @@ static int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *
 	if (drm_gpuvm_immediate_mode(vm))
 		pygpuvm_vm_deferred_cleanup(vm);
 	if (!ret)
-		res->inserted = pieces - res->failed;
+		res->inserted += pieces - (res->failed - failed);
 	return ret;
+}
+
+static int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
+			 struct pygpuvm_apply_result *res)
+{
+	struct pyg_apply_priv priv = { .res = res, .handle = handle };
+
+	res->inserted = 0;
+	res->removed = 0;
+	res->failed = 0;
+	return pyg_apply(vm, ops, &priv);
+}
+
+/* ----------------------------------------------------------- flat records */
+
+/*
+ * The classes read C state as flat u64 records, fetched with one
+ * ffi.unpack() per call instead of one cdata access per field, and key their
+ * wrapper caches by the addresses in them. Layouts: see _cdef/pyhelpers.h.
+ */
+#define PYGPUVM_VA_WORDS 6
+#define PYGPUVM_VA_KERNEL (1ull << 32)
+#define PYGPUVM_OP_WORDS 16
+#define PYGPUVM_OP_KEEP (1u << 8)
+#define PYGPUVM_OP_PREV (1u << 9)
+#define PYGPUVM_OP_NEXT (1u << 10)
+#define PYGPUVM_OP_KERNEL (1u << 11)
+#define PYGPUVM_OP_HELD (1u << 12)
+#define PYGPUVM_HDR_WORDS 20
+#define PYGPUVM_FAILED_MAX 4
+
+/* Request kinds of pygpuvm_ops_create(), pygpuvm_vm_bind() and the batch. */
+enum pygpuvm_kind {
+	PYGPUVM_KIND_MAP = 1,
+	PYGPUVM_KIND_UNMAP = 2,
+	PYGPUVM_KIND_PREFETCH = 3,
+	PYGPUVM_KIND_MADVISE = 4,
+};
+
+static u64 pyg_addr(const void *p)
+{
+	return (u64)(uintptr_t)p;
+}
+
+static void pyg_va_rec(u64 *out, const struct drm_gpuva *va)
+{
+	out[0] = pyg_addr(va);
+	out[1] = va->va.addr;
+	out[2] = va->va.range;
+	out[3] = va->gem.offset;
+	out[4] = pyg_addr(va->gem.obj);
+	out[5] = (u64)va->flags | (pyg_is_kernel_node(va) ? PYGPUVM_VA_KERNEL : 0);
+}
+
+static void pyg_piece_rec(u64 *out, const struct drm_gpuva_op_map *m)
+{
+	out[0] = m->va.addr;
+	out[1] = m->va.range;
+	out[2] = m->gem.offset;
+	out[3] = pyg_addr(m->gem.obj);
+}
+
+static void pygpuvm_op_rec(const struct drm_gpuva_op *op, u64 *out)
+{
+	const struct drm_gpuva *va = NULL;
+	u64 bits = (u64)op->op;
+
+	memset(out, 0, PYGPUVM_OP_WORDS * sizeof(*out));
+	switch (op->op) {
+	case DRM_GPUVA_OP_MAP:
+		pyg_piece_rec(out + 3, &op->map);
+		break;
+	case DRM_GPUVA_OP_REMAP:
+		va = op->remap.unmap->va;
+		if (op->remap.unmap->keep)
+			bits |= PYGPUVM_OP_KEEP;
+		if (op->remap.prev) {
+			bits |= PYGPUVM_OP_PREV;
+			pyg_piece_rec(out + 7, op->remap.prev);
+		}
+		if (op->remap.next) {
+			bits |= PYGPUVM_OP_NEXT;
+			pyg_piece_rec(out + 11, op->remap.next);
+		}
+		break;
+	case DRM_GPUVA_OP_UNMAP:
+		va = op->unmap.va;
+		if (op->unmap.keep)
+			bits |= PYGPUVM_OP_KEEP;
+		break;
+	case DRM_GPUVA_OP_PREFETCH:
+		va = op->prefetch.va;
+		break;
+	default:
+		break;
+	}
+	if (va) {
+		if (pyg_is_kernel_node(va))
+			bits |= PYGPUVM_OP_KERNEL;
+		out[1] = pyg_addr(va);
+		out[2] = (u64)va->flags;
+		out[3] = va->va.addr;
+		out[4] = va->va.range;
+		out[5] = va->gem.offset;
+		out[6] = pyg_addr(va->gem.obj);
+	}
+	out[0] = bits;
+}
+
+static size_t pygpuvm_ops_recs(struct drm_gpuva_ops *ops, u64 *out, size_t max)
+{
+	struct drm_gpuva_op *op;
+	size_t n = 0;
+
+	drm_gpuva_for_each_op(op, ops) {
+		if (n < max)
+			pygpuvm_op_rec(op, out + n * PYGPUVM_OP_WORDS);
+		n++;
+	}
+	return n;
+}
+
+/* Last VA of the range walk: an inclusive bound, so an end of 2^64 works. */
+static size_t pygpuvm_vm_collect_recs(struct drm_gpuvm *vm, u64 addr, u64 range, bool whole,
+				      bool skip_kernel, u64 *out, size_t max)
+{
+	struct drm_gpuva *va;
+	u64 last = addr + range - 1;
+	size_t n = 0;
+
+	if (whole) {
+		drm_gpuvm_for_each_va(va, vm) {
+			if (skip_kernel && va == &vm->kernel_alloc_node)
+				continue;
+			if (n < max)
+				pyg_va_rec(out + n * PYGPUVM_VA_WORDS, va);
+			n++;
+		}
+		return n;
+	}
+	if (!range)
+		return 0;
+	for (va = drm_gpuva_find_first(vm, addr, range); va && va->va.addr <= last;
+	     va = __drm_gpuva_next(va)) {
+		if (skip_kernel && va == &vm->kernel_alloc_node)
+			continue;
+		if (n < max)
+			pyg_va_rec(out + n * PYGPUVM_VA_WORDS, va);
+		n++;
+	}
+	return n;
+}
+
+static u64 pygpuvm_vm_find_rec(struct drm_gpuvm *vm, int how, u64 a, u64 b, u64 *out)
+{
+	struct drm_gpuva *va;
+
+	switch (how) {
+	case 0:
+		va = drm_gpuva_find(vm, a, b);
+		break;
+	case 1:
+		va = drm_gpuva_find_first(vm, a, b);
+		break;
+	case 2:
+		va = drm_gpuva_find_prev(vm, a);
+		break;
+	case 3:
+		va = drm_gpuva_find_next(vm, a);
+		break;
+	default:
+		va = NULL;
+		break;
+	}
+	if (!va)
+		return 0;
+	pyg_va_rec(out, va);
+	return out[0];
+}
+
+static size_t pygpuvm_vm_bo_va_recs(struct drm_gpuvm_bo *vm_bo, u64 *out, size_t max)
+{
+	bool taken = gpuvm_gem_gpuva_lock(vm_bo->vm, vm_bo->obj);
+	struct drm_gpuva *va;
+	size_t n = 0;
+
+	drm_gpuvm_bo_for_each_va(va, vm_bo) {
+		if (n < max)
+			pyg_va_rec(out + n * PYGPUVM_VA_WORDS, va);
+		n++;
+	}
+	gpuvm_gem_gpuva_unlock(vm_bo->vm, vm_bo->obj, taken);
+	return n;
+}
+
+/* ------------------------------------------------------ one call per request */
+
+static struct drm_gpuva_ops *pyg_ops_create(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
+					    struct drm_gem_object *obj, u64 offset)
+{
+	switch (kind) {
+	case PYGPUVM_KIND_MAP:
+		return pygpuvm_sm_map_ops(vm, addr, range, obj, offset, false);
+	case PYGPUVM_KIND_UNMAP:
+		return drm_gpuvm_sm_unmap_ops_create(vm, addr, range);
+	case PYGPUVM_KIND_PREFETCH:
+		return drm_gpuvm_prefetch_ops_create(vm, addr, range);
+	case PYGPUVM_KIND_MADVISE:
+		return pygpuvm_sm_map_ops(vm, addr, range, obj, offset, true);
+	default:
+		return ERR_PTR(-EINVAL);
+	}
+}
+
+/*
+ * The ops of a request (enum pygpuvm_kind) with a VM reference for the caller's Ops owner, and
+ * their records in @buf after PYGPUVM_HDR_WORDS header words (buf[0]: the
+ * op count, or -errno when NULL is returned). Records beyond @words are
+ * left out: read them with pygpuvm_ops_recs().
+ */
+static struct drm_gpuva_ops *pygpuvm_ops_create(struct drm_gpuvm *vm, int kind, u64 addr,
+						u64 range, struct drm_gem_object *obj,
+						u64 offset, u64 *buf, size_t words)
+{
+	struct drm_gpuva_ops *ops = pyg_ops_create(vm, kind, addr, range, obj, offset);
+
+	if (IS_ERR(ops)) {
+		buf[0] = (u64)PTR_ERR(ops);
+		return NULL;
+	}
+	buf[0] = pygpuvm_ops_recs(ops, buf + PYGPUVM_HDR_WORDS,
+				  (words - PYGPUVM_HDR_WORDS) / PYGPUVM_OP_WORDS);
+	drm_gpuvm_get(vm);
+	return ops;
+}
+
+/* Drop the references pygpuvm_vm_bind() took (records marked PYGPUVM_OP_HELD). */
+static void pygpuvm_put_held(u64 *recs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		u64 *r = recs + i * PYGPUVM_OP_WORDS;
+
+		if (r[0] & PYGPUVM_OP_HELD) {
+			r[0] &= ~(u64)PYGPUVM_OP_HELD;
+			drm_gem_object_put((struct drm_gem_object *)(uintptr_t)r[6]);
+		}
+	}
+}
+
+/*
+ * VM.map / VM.unmap: create the ops, record them, apply them as
+ * pygpuvm_apply() does and free the list, in one call. Header words of @buf:
+ * inserted, removed, failed, then the first PYGPUVM_FAILED_MAX failed
+ * pieces (addr, range, offset, obj). The GEM objects of the VAs the ops
+ * remove may lose their last reference in the apply: each distinct one gets
+ * a reference here (PYGPUVM_OP_HELD in its first record) that the caller
+ * drops with pygpuvm_put_held() once it has wrapped them. When the records
+ * do not fit in @words nothing is applied (the caller retries with room for
+ * the returned count). Returns the op count | failed pieces << 32, or -errno
+ * (nothing changed).
+ */
+static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
+			    struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words)
+{
+	struct pygpuvm_apply_result res = {
+		.failed_out = buf + 4,
+		.failed_max = PYGPUVM_FAILED_MAX,
+	};
+	struct pyg_apply_priv priv = { .res = &res };
+	size_t max = (words - PYGPUVM_HDR_WORDS) / PYGPUVM_OP_WORDS;
+	u64 *recs = buf + PYGPUVM_HDR_WORDS;
+	struct drm_gpuva_ops *ops;
+	size_t n, i, j;
+	int ret = 0;
+
+	if (kind != PYGPUVM_KIND_MAP && kind != PYGPUVM_KIND_UNMAP)
+		return -EINVAL;
+	ops = pyg_ops_create(vm, kind, addr, range, obj, offset);
+	if (IS_ERR(ops))
+		return PTR_ERR(ops);
+	n = pygpuvm_ops_recs(ops, recs, max);
+	if (n <= max) {
+		for (i = 0; i < n; i++) {
+			u64 *r = recs + i * PYGPUVM_OP_WORDS;
+			struct drm_gem_object *o = (struct drm_gem_object *)(uintptr_t)r[6];
+
+			if (!r[1] || !o || o == obj)
+				continue;
+			for (j = 0; j < i; j++)
+				if ((recs[j * PYGPUVM_OP_WORDS] & PYGPUVM_OP_HELD) &&
+				    recs[j * PYGPUVM_OP_WORDS + 6] == r[6])
+					break;
+			if (j == i) {
+				drm_gem_object_get(o);
+				r[0] |= PYGPUVM_OP_HELD;
+			}
+		}
+		if (n)
+			ret = pyg_apply(vm, ops, &priv);
+		if (ret)
+			pygpuvm_put_held(recs, n);
+	}
+	drm_gpuva_ops_free(vm, ops);
+	buf[0] = (u64)res.inserted;
+	buf[1] = (u64)res.removed;
+	buf[2] = (u64)res.failed;
+	/* The failed count rides along: a plain map then needs no buffer read. */
+	return ret ? ret : (long)n | (res.failed << 32);
 }
 
 /* ------------------------------------------------------------------- GEM */

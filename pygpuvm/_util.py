@@ -1,12 +1,15 @@
-"""Small helpers shared by the classes: argument checks and pointer keys."""
+"""Small helpers shared by the classes: argument checks, pointer keys, weak caches."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, Iterator, TypeVar
+from weakref import ref
 
 from ._gpuvm import ffi
 
 U64_MAX = (1 << 64) - 1
+
+T = TypeVar("T")
 
 
 def u64(name: str, value: Any) -> int:
@@ -26,3 +29,69 @@ def addr_of(ptr: Any) -> int:
 def hexs(n: int) -> str:
     """Trace-format number: lowercase hex with a 0x prefix."""
     return f"{n:#x}"
+
+
+class WeakCache(Generic[T]):
+    """C address -> the Python wrapper of that C object, held weakly.
+
+    ``data`` is a plain dict of :func:`weakref.ref` (no callbacks): hot paths
+    read it directly (``r = data.get(key)``, ``r()``), one C-level dict lookup
+    instead of WeakValueDictionary's Python-level methods. Dead entries are
+    swept whenever the dict has doubled since the last sweep (amortised O(1)
+    per insert). The owner serialises writers (its lock).
+    """
+
+    __slots__ = ("data", "sweep_at")
+
+    def __init__(self) -> None:
+        self.data: dict[int, ref[T]] = {}
+        self.sweep_at = 64
+
+    def get(self, key: int) -> T | None:
+        r = self.data.get(key)
+        return r() if r is not None else None
+
+    def put(self, key: int, obj: T) -> None:
+        data = self.data
+        data[key] = ref(obj)
+        if len(data) > self.sweep_at:
+            self.sweep()
+
+    def sweep(self) -> None:
+        data = self.data
+        for key in [k for k, r in data.items() if r() is None]:
+            del data[key]
+        self.sweep_at = max(64, 2 * len(data))
+
+    def pop(self, key: int) -> T | None:
+        r = self.data.pop(key, None)
+        return r() if r is not None else None
+
+    def discard(self, key: int, obj: T) -> None:
+        """Forget ``key`` if it still maps to ``obj``."""
+        r = self.data.get(key)
+        if r is not None and r() is obj:
+            del self.data[key]
+
+    def items(self) -> list[tuple[int, T]]:
+        """The live entries (a snapshot)."""
+        out = []
+        for k, r in list(self.data.items()):
+            obj = r()
+            if obj is not None:
+                out.append((k, obj))
+        return out
+
+    def values(self) -> list[T]:
+        return [obj for _, obj in self.items()]
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.sweep_at = 64
+
+    def __len__(self) -> int:
+        """Live entries only."""
+        return sum(1 for r in list(self.data.values()) if r() is not None)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter([k for k, _ in self.items()])

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
 from ._gpuvm import ffi, lib
-from ._util import addr_of, u64
+from ._util import WeakCache, addr_of, u64
 from .errors import OutOfMemoryError
 
 if TYPE_CHECKING:
@@ -26,7 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["GemObject"]
 
 _names = itertools.count()
-_registry: weakref.WeakValueDictionary[int, GemObject] = weakref.WeakValueDictionary()
+# Address -> wrapper. Lookups read _gems without the lock (one dict access);
+# creating a wrapper takes the lock, so two threads cannot make two.
+_registry: WeakCache[GemObject] = WeakCache()
+_gems = _registry.data
 _registry_lock = threading.Lock()
 
 
@@ -43,7 +45,7 @@ class GemObject:
     op as a new wrapper with a generated name.
     """
 
-    __slots__ = ("_ptr", "name", "size", "_vm", "__weakref__")
+    __slots__ = ("_ptr", "_key", "name", "size", "_vm", "__weakref__")
 
     def __init__(self, size: int = 0, name: str | None = None) -> None:
         self._init(size, name, None)
@@ -57,32 +59,20 @@ class GemObject:
         if ptr == ffi.NULL:
             raise OutOfMemoryError("drm_gem_object_create")
         self._ptr = ffi.gc(ptr, lib.drm_gem_object_put)
+        self._key = addr_of(ptr)
         self.name = name if name is not None else f"bo{next(_names)}"
         self.size = size
         # A private object keeps its VM's wrapper alive (child -> parent).
         self._vm = vm
         with _registry_lock:
-            _registry[addr_of(ptr)] = self
+            _registry.put(self._key, self)
 
     @classmethod
     def _from_ptr(cls, ptr: Any) -> GemObject | None:
         """The wrapper of a C object this caller knows to be alive (borrowed)."""
         if ptr == ffi.NULL:
             return None
-        key = addr_of(ptr)
-        with _registry_lock:
-            obj = _registry.get(key)
-            if obj is not None:
-                return obj
-            # Wrapping a borrowed pointer: take our own reference first.
-            lib.drm_gem_object_get(ptr)
-            obj = cls.__new__(cls)
-            obj._ptr = ffi.gc(ptr, lib.drm_gem_object_put)
-            obj.name = f"bo{next(_names)}"
-            obj.size = int(ptr.size)
-            obj._vm = None
-            _registry[key] = obj
-            return obj
+        return gem_from_addr(addr_of(ptr))
 
     @property
     def refcount(self) -> int:
@@ -123,3 +113,30 @@ class GemObject:
 
     def __repr__(self) -> str:
         return f"<GemObject {self.name} size={self.size:#x}>"
+
+
+def gem_from_addr(key: int) -> GemObject | None:
+    """The wrapper of the C object at ``key`` (0: None), which the caller knows to be
+    alive (borrowed: mapped by a VA of a locked VM, or held for the call)."""
+    if not key:
+        return None
+    r = _gems.get(key)
+    if r is not None:
+        obj = r()
+        if obj is not None:
+            return obj
+    with _registry_lock:
+        obj = _registry.get(key)
+        if obj is not None:
+            return obj
+        ptr = ffi.cast("struct drm_gem_object *", key)
+        # Wrapping a borrowed pointer: take our own reference first.
+        lib.drm_gem_object_get(ptr)
+        obj = GemObject.__new__(GemObject)
+        obj._ptr = ffi.gc(ptr, lib.drm_gem_object_put)
+        obj._key = key
+        obj.name = f"bo{next(_names)}"
+        obj.size = int(ptr.size)
+        obj._vm = None
+        _registry.put(key, obj)
+        return obj

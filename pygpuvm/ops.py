@@ -180,14 +180,16 @@ class Ops(Sequence[Op]):
 
     __slots__ = ("_vm", "_ptr", "_ops", "_gen", "kind", "applied", "__weakref__")
 
-    def __init__(self, vm: VM, ptr: Any, ops: Sequence[Op], gen: int, kind: str) -> None:
-        # @ptr: the C list with a VM reference taken for it, already under ffi.gc; or None.
+    def __init__(self, vm: VM, ptr: Any, ops: Sequence[Op], gen: int, kind: str,
+                 applied: bool = False) -> None:
+        # @ptr: the C list with a VM reference taken for it, already under ffi.gc; or None
+        # (steps records, and lists VM.map/unmap applied and freed in the same call).
         self._vm = vm
         self._ptr = ptr
         self._ops = tuple(ops)
         self._gen = gen
         self.kind = kind
-        self.applied = False
+        self.applied = applied
 
     @property
     def vm(self) -> VM:

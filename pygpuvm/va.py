@@ -32,20 +32,30 @@ class Va:
     never be removed). ``end`` is ``addr + range`` as a Python int (no wrap).
     """
 
-    __slots__ = ("_vm", "_ptr", "addr", "range", "offset", "obj", "kernel", "_flags",
+    # _key: the C VA's address (the VM's cache key); the cdata pointer is only
+    # made when C is touched, which the hot paths (find, iteration) never do.
+    __slots__ = ("_vm", "_key", "addr", "range", "offset", "obj", "kernel", "_flags",
                  "_detached", "__weakref__")
 
-    def __init__(self, vm: VM, ptr: Any, addr: int, range: int, offset: int,
-                 obj: GemObject | None, kernel: bool, flags: int) -> None:
+    def __init__(self, vm: VM, key: int, addr: int, range: int, offset: int,
+                 obj: GemObject | None, kernel: bool, flags: int,
+                 detached: bool = False) -> None:
         self._vm = vm
-        self._ptr = ptr
+        self._key = key
         self.addr = addr
         self.range = range
         self.offset = offset
         self.obj = obj
         self.kernel = kernel
         self._flags = flags
-        self._detached = False
+        self._detached = detached
+
+    @property
+    def _ptr(self) -> Any:
+        """The C VA (None once detached); only valid under the VM lock."""
+        if self._detached:
+            return None
+        return ffi.cast("struct drm_gpuva *", self._key)
 
     @property
     def end(self) -> int:
@@ -81,8 +91,9 @@ class Va:
         """``drm_gpuva_invalidate()``: set or clear DRM_GPUVA_INVALIDATED."""
         with self._vm._lock:
             self._check()
-            lib.drm_gpuva_invalidate(self._ptr, bool(invalidate))
-            self._flags = int(self._ptr.flags)
+            ptr = self._ptr
+            lib.drm_gpuva_invalidate(ptr, bool(invalidate))
+            self._flags = int(ptr.flags)
 
     @property
     def vm_bo(self) -> VmBo | None:
@@ -100,9 +111,7 @@ class Va:
             raise DetachedError(f"{self!r} is no longer mapped")
 
     def _detach(self) -> None:
-        if not self._detached:
-            self._detached = True
-            self._ptr = None
+        self._detached = True
 
     def __repr__(self) -> str:
         name = self.obj.name if self.obj is not None else "-"

@@ -24,6 +24,11 @@ the walk and is re-raised from ``sm_map`` with its traceback. Steps observe:
 they may record ops, read the VAs they are given and compute, but must not use
 the walking VM (its lock is held by the walk): doing so raises
 :class:`~pygpuvm.VMBusyError` instead of deadlocking.
+
+Cost. Every method crosses into C once per operation: ``map``/``unmap``
+create, record, apply and free the ops in one call
+(``pygpuvm_vm_bind``), queries fill flat u64 records read with one
+``ffi.unpack``. Wrappers come from weak per-VM caches keyed by C address.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any
 
 from . import _callbacks
 from ._gpuvm import ffi, lib
-from ._util import addr_of, hexs, u64
+from ._util import WeakCache, addr_of, hexs, u64
 from .errors import (
     DetachedError,
     GpuvmWarning,
@@ -47,7 +52,7 @@ from .errors import (
     VMBusyError,
     error_from_errno,
 )
-from .gem import GemObject
+from .gem import GemObject, gem_from_addr
 from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
 from .va import Va
 from .vm_bo import VmBo
@@ -61,6 +66,54 @@ _OP_MAP = int(lib.DRM_GPUVA_OP_MAP)
 _OP_REMAP = int(lib.DRM_GPUVA_OP_REMAP)
 _OP_UNMAP = int(lib.DRM_GPUVA_OP_UNMAP)
 _OP_PREFETCH = int(lib.DRM_GPUVA_OP_PREFETCH)
+
+_KIND_MAP = int(lib.PYGPUVM_KIND_MAP)
+_KIND_UNMAP = int(lib.PYGPUVM_KIND_UNMAP)
+_KIND_PREFETCH = int(lib.PYGPUVM_KIND_PREFETCH)
+_KIND_MADVISE = int(lib.PYGPUVM_KIND_MADVISE)
+
+# Record layouts: see _cdef/pyhelpers.h.
+_VA_W = int(lib.PYGPUVM_VA_WORDS)
+_VA_KERNEL = int(lib.PYGPUVM_VA_KERNEL)
+_OP_W = int(lib.PYGPUVM_OP_WORDS)
+_OP_KEEP = int(lib.PYGPUVM_OP_KEEP)
+_OP_PREV = int(lib.PYGPUVM_OP_PREV)
+_OP_NEXT = int(lib.PYGPUVM_OP_NEXT)
+_OP_KERNEL = int(lib.PYGPUVM_OP_KERNEL)
+_OP_HELD = int(lib.PYGPUVM_OP_HELD)
+_HDR = int(lib.PYGPUVM_HDR_WORDS)
+_FAILED_MAX = int(lib.PYGPUVM_FAILED_MAX)
+
+# Each VM keeps one scratch buffer for the records of a call: room for the
+# ops of any ordinary request, or a few dozen VAs of a range query.
+_SCRATCH_OPS = 16
+_SCRATCH_WORDS = _HDR + _SCRATCH_OPS * _OP_W
+_SCRATCH_VAS = _SCRATCH_WORDS // _VA_W
+# Records unpacked per ffi.unpack() when wrapping many VAs (bounds the
+# temporary list of ints, not the number of calls that matters).
+_CHUNK = 4096
+
+_U64_MAX = (1 << 64) - 1
+_I64_MIN = 1 << 63
+_NULL = ffi.NULL
+_unpack = ffi.unpack
+_tuple_new = tuple.__new__
+_ref = weakref.ref
+_PENDING = _callbacks.PENDING
+_raise_pending = _callbacks.raise_pending
+
+
+def _signed(v: int) -> int:
+    """A u64 word holding a C long."""
+    return v - (1 << 64) if v >= _I64_MIN else v
+
+
+def _busy() -> VMBusyError:
+    return VMBusyError("the VM is walking (called from a driver callback)")
+
+
+def _closed(vm: VM) -> DetachedError:
+    return DetachedError(f"VM {vm.name!r} is closed")
 
 
 class _Locked:
@@ -76,10 +129,10 @@ class _Locked:
         vm._lock.acquire()
         if vm._walking:
             vm._lock.release()
-            raise VMBusyError("the VM is walking (called from a driver callback)")
+            raise _busy()
         if vm._ptr is None:
             vm._lock.release()
-            raise DetachedError(f"VM {vm.name!r} is closed")
+            raise _closed(vm)
         return vm._ptr
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -89,18 +142,18 @@ class _Locked:
 
 
 class _StepsPayload(_callbacks.Payload):
-    __slots__ = ("vm", "steps", "ops")
+    __slots__ = ("vm", "steps", "ops", "buf")
 
     def __init__(self, vm: VM, steps: Any) -> None:
         super().__init__()
         self.vm = vm
         self.steps = steps
         self.ops: list[Op] = []
+        self.buf = ffi.new("u64[]", _OP_W)
 
     def step(self, cop: Any, name: str) -> int:
-        rec = ffi.new("struct pygpuvm_op_rec *")
-        lib.pygpuvm_op_read(cop, rec)
-        op = self.vm._op_from_rec(rec)
+        lib.pygpuvm_op_rec(cop, self.buf)
+        op = self.vm._ops_from_recs(_unpack(self.buf, _OP_W), 0, 1, False, {})[0]
         self.ops.append(op)
         ret = getattr(self.steps, name)(op)
         if ret is None:
@@ -119,9 +172,7 @@ class _ApplyPayload(_callbacks.Payload):
 
     def insert_failed(self, piece: Any) -> None:
         obj = GemObject._from_ptr(piece.gem.obj)
-        name = obj.name if obj is not None else "-"
-        self.failed.append(f"insert_failed {hexs(piece.va.addr)} {hexs(piece.va.range)} "
-                           f"{name} {hexs(piece.gem.offset)}")
+        self.failed.append(_failed_text(piece.va.addr, piece.va.range, obj, piece.gem.offset))
 
 
 class _ValidatePayload(_callbacks.Payload):
@@ -140,6 +191,41 @@ class _ValidatePayload(_callbacks.Payload):
             lib.drm_gpuvm_bo_evict(cvm_bo, False)
             return 0
         return int(ret)
+
+
+def _failed_text(addr: int, range_: int, obj: GemObject | None, offset: int) -> str:
+    name = obj.name if obj is not None else "-"
+    return f"insert_failed {hexs(addr)} {hexs(range_)} {name} {hexs(offset)}"
+
+
+def _failed_pieces(v: list[int], failed: int, memo: dict[int, Any]) -> list[str]:
+    """Warning texts of the failed pieces recorded in a header (words 4...)."""
+    out = []
+    for i in range(min(failed, _FAILED_MAX)):
+        a, r, off, o = v[4 + 4 * i:8 + 4 * i]
+        obj = memo[o] if o in memo else gem_from_addr(o)
+        out.append(_failed_text(a, r, obj, off))
+    if failed > _FAILED_MAX:
+        out.append(f"insert_failed: {failed - _FAILED_MAX} more pieces")
+    return out
+
+
+def _pieces(src: Any, n: int) -> list[Piece]:
+    """Piece snapshots of ``n`` VA records (caller holds the VM lock: GEMs alive)."""
+    out: list[Piece] = []
+    append = out.append
+    gems: dict[int, Any] = {0: None}
+    for start in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - start)
+        v = _unpack(src + start * _VA_W if start else src, m * _VA_W)
+        for i in range(0, m * _VA_W, _VA_W):
+            o = v[i + 4]
+            if o in gems:
+                obj = gems[o]
+            else:
+                obj = gems[o] = gem_from_addr(o)
+            append(_tuple_new(Piece, (v[i + 1], v[i + 2], obj, v[i + 3])))
+    return out
 
 
 def _request(addr: Any, range_: Any, what: str) -> tuple[int, int]:
@@ -172,6 +258,10 @@ class VM:
     after close every method raises :class:`~pygpuvm.DetachedError`.
     """
 
+    __slots__ = ("name", "start", "range", "reserve", "immediate", "resv_protected", "_lock",
+                 "_walking", "_gen", "_count", "_vas", "_vad", "_vm_bos", "_ops_lists", "_ptr",
+                 "_addr", "_scratch", "_ops_free", "__weakref__")
+
     def __init__(self, start: int = 0, range: int = 1 << 48,
                  reserve: tuple[int, int] | None = (0, 0x1000), name: str = "vm0",
                  immediate: bool = False, resv_protected: bool = False) -> None:
@@ -201,14 +291,21 @@ class VM:
         self._walking = False
         self._gen = 0
         self._count = 0
-        self._vas: weakref.WeakValueDictionary[int, Va] = weakref.WeakValueDictionary()
+        # VA address -> Va wrapper (weak); _vad is its dict, read directly by hot paths.
+        self._vas: WeakCache[Va] = WeakCache()
+        self._vad = self._vas.data
         self._vm_bos: weakref.WeakValueDictionary[int, VmBo] = weakref.WeakValueDictionary()
-        self._ops_lists: weakref.WeakSet[Ops] = weakref.WeakSet()
+        # Ops that own a C list (released by close()), keyed by id().
+        self._ops_lists: WeakCache[Ops] = WeakCache()
+        self._scratch: Any = ffi.new("u64[]", _SCRATCH_WORDS)
         self._ptr: Any = None
         ptr = lib.pygpuvm_vm_create(name.encode(), flags, start, range_, roff, rrange)
         if ptr == ffi.NULL:
             raise OutOfMemoryError("drm_gpuvm allocation")
         self._ptr = ffi.gc(ptr, lib.pygpuvm_vm_release)
+        # Destructor of the ops lists this VM's Ops own (each holds a VM reference,
+        # so the plain pointer stays valid for as long as any list needs it).
+        self._ops_free = partial(lib.pygpuvm_ops_release, ptr)
         self._addr = addr_of(ptr)
         with _vm_registry_lock:
             _vm_registry[self._addr] = self
@@ -227,6 +324,13 @@ class VM:
     def _locked(self) -> _Locked:
         return _Locked(self)
 
+    def _take_scratch(self) -> Any:
+        # Swapped out while in use: a reentrant call (a WARN hook or finalizer
+        # running Python code under this thread's RLock) gets a fresh one.
+        buf = self._scratch
+        self._scratch = None
+        return buf if buf is not None else ffi.new("u64[]", _SCRATCH_WORDS)
+
     def _r_obj(self) -> Any:
         with self._locked() as ptr:
             return ptr.r_obj
@@ -238,21 +342,101 @@ class VM:
         if va is not None:
             return va
         kernel = ptr == ffi.addressof(self._ptr, "kernel_alloc_node")
-        va = Va(self, ptr, int(ptr.va.addr), int(ptr.va.range), int(ptr.gem.offset),
+        va = Va(self, key, int(ptr.va.addr), int(ptr.va.range), int(ptr.gem.offset),
                 GemObject._from_ptr(ptr.gem.obj), bool(kernel), int(ptr.flags))
-        self._vas[key] = va
+        self._vas.put(key, va)
         return va
 
-    def _wrap_va_rec(self, rec: Any) -> Va:
-        key = addr_of(rec.va)
-        va = self._vas.get(key)
-        if va is not None:
-            return va
-        m = rec.map
-        va = Va(self, rec.va, int(m.addr), int(m.range), int(m.offset),
-                GemObject._from_ptr(m.obj), bool(rec.is_kernel), int(rec.va_flags))
-        self._vas[key] = va
+    def _new_va(self, v: list[int]) -> Va:
+        """A new wrapper for the VA record ``v`` (caller holds the lock; VA mapped)."""
+        key = v[0]
+        fl = v[5]
+        va = Va(self, key, v[1], v[2], v[3], gem_from_addr(v[4]), fl >= _VA_KERNEL,
+                fl & 0xFFFFFFFF)
+        vad = self._vad
+        vad[key] = _ref(va)
+        if len(vad) > self._vas.sweep_at:
+            self._vas.sweep()
         return va
+
+    def _wrap_va_recs(self, src: Any, n: int) -> list[Va]:
+        """Wrappers of ``n`` VA records in ``src`` (caller holds the lock; VAs mapped)."""
+        out: list[Va] = []
+        append = out.append
+        vad = self._vad
+        get = vad.get
+        gems: dict[int, GemObject | None] = {0: None}
+        for start in range(0, n, _CHUNK):
+            m = min(_CHUNK, n - start)
+            v = _unpack(src + start * _VA_W if start else src, m * _VA_W)
+            for i in range(0, m * _VA_W, _VA_W):
+                key = v[i]
+                r = get(key)
+                if r is not None:
+                    va = r()
+                    if va is not None:
+                        append(va)
+                        continue
+                o = v[i + 4]
+                if o in gems:
+                    obj = gems[o]
+                else:
+                    obj = gems[o] = gem_from_addr(o)
+                fl = v[i + 5]
+                va = Va(self, key, v[i + 1], v[i + 2], v[i + 3], obj, fl >= _VA_KERNEL,
+                        fl & 0xFFFFFFFF)
+                vad[key] = _ref(va)
+                append(va)
+        if len(vad) > self._vas.sweep_at:
+            self._vas.sweep()
+        return out
+
+    def _ops_from_recs(self, v: list[int], base: int, n: int, applied: bool,
+                       gems: dict[int, Any]) -> list[Op]:
+        """Op snapshots of ``n`` op records of ``v`` from word ``base`` (caller holds the
+        lock). ``applied``: the ops were just applied, so their VAs are gone: their
+        wrappers are detached (or made detached) and leave the cache."""
+        out: list[Op] = []
+        vad = self._vad
+        gems.setdefault(0, None)
+        for j in range(base, base + n * _OP_W, _OP_W):
+            t = v[j]
+            typ = t & 0xFF
+            o = v[j + 6]
+            obj = gems[o] if o in gems else gems.setdefault(o, gem_from_addr(o))
+            if typ == _OP_MAP:
+                out.append(_tuple_new(MapOp, (v[j + 3], v[j + 4], obj, v[j + 5])))
+                continue
+            key = v[j + 1]
+            r = vad.get(key)
+            va = r() if r is not None else None
+            if applied:
+                if va is not None:
+                    va._detached = True
+                    del vad[key]
+                else:
+                    va = Va(self, key, v[j + 3], v[j + 4], v[j + 5], obj, bool(t & _OP_KERNEL),
+                            v[j + 2], True)
+            elif va is None:
+                va = Va(self, key, v[j + 3], v[j + 4], v[j + 5], obj, bool(t & _OP_KERNEL),
+                        v[j + 2])
+                vad[key] = _ref(va)
+            if typ == _OP_REMAP:
+                prev = nxt = None
+                if t & _OP_PREV:
+                    prev = _tuple_new(Piece, (v[j + 7], v[j + 8], obj, v[j + 9]))
+                if t & _OP_NEXT:
+                    nxt = _tuple_new(Piece, (v[j + 11], v[j + 12], obj, v[j + 13]))
+                out.append(_tuple_new(RemapOp, (va, bool(t & _OP_KEEP), prev, nxt)))
+            elif typ == _OP_UNMAP:
+                out.append(_tuple_new(UnmapOp, (va, bool(t & _OP_KEEP))))
+            elif typ == _OP_PREFETCH:
+                out.append(_tuple_new(PrefetchOp, (va,)))
+            else:
+                raise ValueError(f"unexpected op type {typ}")
+        if not applied and len(vad) > self._vas.sweep_at:
+            self._vas.sweep()
+        return out
 
     def _wrap_vm_bo(self, ptr: Any) -> VmBo:
         """Wrapper of a vm_bo the caller keeps alive; takes a reference for a new wrapper."""
@@ -280,41 +464,145 @@ class VM:
             self._vm_bos[key] = vm_bo
             return vm_bo
 
-    def _piece(self, p: Any) -> Piece:
-        return Piece(int(p.addr), int(p.range), GemObject._from_ptr(p.obj), int(p.offset))
-
-    def _op_from_rec(self, rec: Any) -> Op:
-        t = rec.op
-        if t == _OP_MAP:
-            m = rec.map
-            return MapOp(int(m.addr), int(m.range), GemObject._from_ptr(m.obj), int(m.offset))
-        va = self._wrap_va_rec(rec)
-        if t == _OP_REMAP:
-            return RemapOp(va, bool(rec.keep),
-                           self._piece(rec.prev) if rec.has_prev else None,
-                           self._piece(rec.next) if rec.has_next else None)
-        if t == _OP_UNMAP:
-            return UnmapOp(va, bool(rec.keep))
-        if t == _OP_PREFETCH:
-            return PrefetchOp(va)
-        raise ValueError(f"unexpected op type {t}")
+    def _own_ops(self, owned: Any, ops: Sequence[Op], kind: str) -> Ops:
+        result = Ops(self, owned, ops, self._gen, kind)
+        self._ops_lists.put(id(result), result)
+        return result
 
     def _make_ops(self, cops: Any, kind: str) -> Ops:
         """Wrap a freshly created C ops list (caller holds the lock)."""
         if lib.IS_ERR(cops):
             raise error_from_errno(lib.PTR_ERR(cops), f"{kind} ops")
         lib.drm_gpuvm_get(self._ptr)
-        owned = ffi.gc(cops, partial(lib.pygpuvm_ops_release, ffi.cast("struct drm_gpuvm *", self._ptr)))
-        size = 8
-        while True:
-            recs = ffi.new("struct pygpuvm_op_rec[]", size)
-            n = lib.pygpuvm_ops_read(owned, recs, size)
-            if n <= size:
-                break
-            size = n
-        ops = Ops(self, owned, [self._op_from_rec(recs[i]) for i in range(n)], self._gen, kind)
-        self._ops_lists.add(ops)
-        return ops
+        owned = ffi.gc(cops, self._ops_free)
+        n = lib.pygpuvm_ops_recs(owned, ffi.NULL, 0)
+        recs = ffi.new("u64[]", max(1, n * _OP_W))
+        lib.pygpuvm_ops_recs(owned, recs, n)
+        return self._own_ops(owned, self._ops_from_recs(_unpack(recs, n * _OP_W), 0, n, False, {}),
+                             kind)
+
+    def _create(self, kind: int, name: str, addr: int, range_: int, obj: Any, cobj: Any,
+                offset: int) -> Ops:
+        """sm_map / sm_unmap / madvise / prefetch ops, not applied: one C call."""
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._take_scratch()
+            cops = lib.pygpuvm_ops_create(ptr, kind, addr, range_, cobj, offset, buf,
+                                          _SCRATCH_WORDS)
+            if cops == _NULL:
+                err = _signed(buf[0])
+                self._scratch = buf
+                raise error_from_errno(err, f"{name} ops")
+            owned = ffi.gc(cops, self._ops_free)
+            n = buf[0]
+            src, base = buf, _HDR
+            if n > _SCRATCH_OPS:
+                src, base = ffi.new("u64[]", n * _OP_W), 0
+                lib.pygpuvm_ops_recs(owned, src, n)
+            gems = {obj._key: obj} if obj is not None else {}
+            ops = self._ops_from_recs(_unpack(src, base + n * _OP_W), base, n, False, gems)
+            self._scratch = buf
+            result = self._own_ops(owned, ops, name)
+        if _PENDING[0]:
+            _raise_pending()
+        return result
+
+    def _bind(self, kind: int, addr: int, range_: int, obj: Any, cobj: Any, offset: int) -> Ops:
+        """VM.map / VM.unmap: ops created, applied and freed in one C call."""
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._take_scratch()
+            src, cap = buf, _SCRATCH_OPS
+            ret = lib.pygpuvm_vm_bind(ptr, kind, addr, range_, cobj, offset, src, _SCRATCH_WORDS)
+            while cap < ret < (1 << 32):
+                # More ops than records fit: nothing was applied; again with room.
+                cap = ret
+                src = ffi.new("u64[]", _HDR + cap * _OP_W)
+                ret = lib.pygpuvm_vm_bind(ptr, kind, addr, range_, cobj, offset, src,
+                                          _HDR + cap * _OP_W)
+            if ret < 0:
+                self._scratch = buf
+                raise error_from_errno(ret, "map" if kind == _KIND_MAP else "unmap")
+            n = ret & 0xFFFFFFFF
+            failed = ret >> 32
+            gen = self._gen
+            gems = {obj._key: obj} if obj is not None else {}
+            held = 0
+            if kind == _KIND_MAP and n == 1:
+                # The map op is the request itself: no record to read.
+                ops: list[Op] | tuple[Op, ...] = (_tuple_new(MapOp, (addr, range_, obj, offset)),)
+                delta = 1
+            else:
+                ops, delta, held = self._applied_ops(_unpack(src + _HDR, n * _OP_W), n, gems)
+            # Names of failed pieces come from gems: every object involved is in it.
+            warn = _failed_pieces(_unpack(src, _HDR), failed, gems) if failed else None
+            if held:
+                lib.pygpuvm_put_held(src + _HDR, n)
+            self._scratch = buf
+            if n:
+                self._gen = gen + 1
+                self._count += delta - failed
+            result = Ops(self, None, ops, gen, "map" if kind == _KIND_MAP else "unmap", True)
+        if warn:
+            for text in warn:
+                warnings.warn(GpuvmWarning(text), stacklevel=3)
+        if _PENDING[0]:
+            _raise_pending()
+        return result
+
+    def _applied_ops(self, v: list[int], n: int, gems: dict[int, Any]
+                     ) -> tuple[list[Op], int, int]:
+        """Op snapshots of ``n`` op records that were just applied: their VAs are gone,
+        so the wrappers detach (or are made detached) and leave the cache. Returns
+        the ops, the change in the VA count (failed inserts not subtracted) and
+        whether a record holds a GEM reference (PYGPUVM_OP_HELD)."""
+        out: list[Op] = []
+        append = out.append
+        vad = self._vad
+        delta = held = 0
+        for j in range(0, n * _OP_W, _OP_W):
+            t = v[j]
+            typ = t & 0xFF
+            o = v[j + 6]
+            if o in gems:
+                obj = gems[o]
+            else:
+                obj = gems[o] = gem_from_addr(o)
+            if typ == _OP_MAP:
+                append(_tuple_new(MapOp, (v[j + 3], v[j + 4], obj, v[j + 5])))
+                delta += 1
+                continue
+            held |= t & _OP_HELD
+            key = v[j + 1]
+            r = vad.get(key)
+            va = r() if r is not None else None
+            if va is not None:
+                va._detached = True
+                del vad[key]
+            else:
+                va = Va(self, key, v[j + 3], v[j + 4], v[j + 5], obj, bool(t & _OP_KERNEL),
+                        v[j + 2], True)
+            delta -= 1
+            if typ == _OP_REMAP:
+                prev = nxt = None
+                if t & _OP_PREV:
+                    prev = _tuple_new(Piece, (v[j + 7], v[j + 8], obj, v[j + 9]))
+                    delta += 1
+                if t & _OP_NEXT:
+                    nxt = _tuple_new(Piece, (v[j + 11], v[j + 12], obj, v[j + 13]))
+                    delta += 1
+                append(_tuple_new(RemapOp, (va, bool(t & _OP_KEEP), prev, nxt)))
+            else:
+                append(_tuple_new(UnmapOp, (va, bool(t & _OP_KEEP))))
+        return out, delta, held
 
     def _apply_locked(self, vmp: Any, ops: Ops) -> None:
         if ops._vm is not self:
@@ -327,28 +615,35 @@ class VM:
             # Nothing to change: the VM (and its generation) stays as it is.
             ops.applied = ops.kind != "prefetch"
             return
-        payload = _ApplyPayload()
-        handle = ffi.new_handle(payload)
-        res = ffi.new("struct pygpuvm_apply_result *")
         if ops._ptr is None:
             raise DetachedError("the C ops list was released")
-        ret = lib.pygpuvm_apply(vmp, ops._ptr, handle, res)
+        res = ffi.new("struct pygpuvm_apply_result *")
+        # At most two new pieces per op (a remap's prev and next).
+        room = 2 * len(ops)
+        fbuf = ffi.new("u64[]", 4 * room)
+        res.failed_out = fbuf
+        res.failed_max = room
+        ret = lib.pygpuvm_apply(vmp, ops._ptr, ffi.NULL, res)
         if ret:
-            payload.reraise()
             raise error_from_errno(ret, "apply")
         self._gen += 1
         self._count += res.inserted - res.removed
         ops.applied = True
+        vad = self._vad
         for op in ops:
             if op.kind != "map":
                 va = op.va  # type: ignore[union-attr]
-                key = addr_of(va._ptr) if va._ptr is not None else None
                 va._detach()
-                if key is not None and self._vas.get(key) is va:
-                    del self._vas[key]
-        for text in payload.failed:
-            warnings.warn(GpuvmWarning(text), stacklevel=3)
-        payload.reraise()
+                r = vad.get(va._key)
+                if r is not None and r() is va:
+                    del vad[va._key]
+        failed = int(res.failed)
+        if failed:
+            # The pieces' objects are alive: the ops hold their wrappers.
+            v = _unpack(fbuf, 4 * min(failed, room))
+            for i in range(0, len(v), 4):
+                warnings.warn(GpuvmWarning(_failed_text(v[i], v[i + 1], gem_from_addr(v[i + 3]),
+                                                        v[i + 2])), stacklevel=3)
 
     # ------------------------------------------------------------ queries
 
@@ -375,7 +670,7 @@ class VM:
     def __len__(self) -> int:
         """Number of mapped VAs (the reserved node excluded)."""
         if self._ptr is None:
-            raise DetachedError(f"VM {self.name!r} is closed")
+            raise _closed(self)
         return self._count
 
     def range_valid(self, addr: int, range: int) -> bool:
@@ -390,39 +685,80 @@ class VM:
         with self._locked() as ptr:
             return bool(lib.drm_gpuvm_interval_empty(ptr, addr, range_))
 
-    def _find(self, fn: Any, *args: int) -> Va | None:
-        with self._locked() as ptr:
-            va = fn(ptr, *args)
-            if va == ffi.NULL:
-                return None
-            return self._wrap_va(va)
+    def _find(self, how: int, a: int, b: int) -> Va | None:
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._take_scratch()
+            key = lib.pygpuvm_vm_find_rec(ptr, how, a, b, buf)
+            va = None
+            if key:
+                r = self._vad.get(key)
+                if r is not None:
+                    va = r()
+                if va is None:
+                    va = self._new_va(_unpack(buf, _VA_W))
+            self._scratch = buf
+        if _PENDING[0]:
+            _raise_pending()
+        return va
 
     def find(self, addr: int, range: int) -> Va | None:
         """``drm_gpuva_find()``: the VA exactly at ``[addr, addr+range)``."""
-        return self._find(lib.drm_gpuva_find, u64("addr", addr), u64("range", range))
+        if (type(addr) is not int or type(range) is not int or addr < 0 or range < 0
+                or (addr | range) >> 64):
+            addr, range = u64("addr", addr), u64("range", range)
+        return self._find(0, addr, range)
 
     def find_first(self, addr: int, range: int) -> Va | None:
         """``drm_gpuva_find_first()``: the lowest VA overlapping the range (reserved node included)."""
-        return self._find(lib.drm_gpuva_find_first, u64("addr", addr), u64("range", range))
+        if (type(addr) is not int or type(range) is not int or addr < 0 or range < 0
+                or (addr | range) >> 64):
+            addr, range = u64("addr", addr), u64("range", range)
+        return self._find(1, addr, range)
 
     def find_prev(self, start: int) -> Va | None:
         """``drm_gpuva_find_prev()`` with the kernel's quirks (reference §3.2)."""
-        return self._find(lib.drm_gpuva_find_prev, u64("start", start))
+        return self._find(2, u64("start", start), 0)
 
     def find_next(self, end: int) -> Va | None:
         """``drm_gpuva_find_next()`` with the kernel's quirks (reference §3.2)."""
-        return self._find(lib.drm_gpuva_find_next, u64("end", end))
+        return self._find(3, u64("end", end), 0)
 
-    def _collect(self, addr: int, range_: int, whole: bool, skip_kernel: bool) -> list[Va]:
-        with self._locked() as ptr:
-            size = self._count + 2
-            while True:
-                arr = ffi.new("struct drm_gpuva *[]", size)
-                n = lib.pygpuvm_vm_collect(ptr, addr, range_, whole, skip_kernel, arr, size)
-                if n <= size:
-                    break
+    def _collect(self, addr: int, range_: int, whole: bool, skip_kernel: bool,
+                 pieces: bool = False) -> list[Any]:
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._take_scratch()
+            if whole:
+                # Everything: the array is O(n) anyway, so size it for one walk.
+                size = self._count + 2
+                src = ffi.new("u64[]", size * _VA_W)
+            else:
+                # A range: start small so a query stays O(log n + k).
+                size, src = _SCRATCH_VAS, buf
+            n = lib.pygpuvm_vm_collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
+            while n > size:
                 size = n
-            return [self._wrap_va(arr[i]) for i in range(n)]
+                src = ffi.new("u64[]", size * _VA_W)
+                n = lib.pygpuvm_vm_collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
+            if not n:
+                out: list[Any] = []
+            elif pieces:
+                out = _pieces(src, n)
+            else:
+                out = self._wrap_va_recs(src, n)
+            self._scratch = buf
+        if _PENDING[0]:
+            _raise_pending()
+        return out
 
     def __iter__(self) -> Iterator[Va]:
         """Snapshot of the mapped VAs in address order (the reserved node excluded)."""
@@ -432,11 +768,14 @@ class VM:
         """VAs overlapping ``[start, end)`` in address order (``end`` may be 2**64).
 
         ``reserved=True`` also lists the reserved node, as the kernel's
-        iteration macros do.
+        iteration macros do. Cost: O(log n + k) for k results.
         """
-        start = u64("start", start)
-        if isinstance(end, bool) or not isinstance(end, int):
-            raise TypeError(f"end must be an int, not {type(end).__name__}")
+        if type(start) is not int or start < 0 or start > _U64_MAX:
+            start = u64("start", start)
+        if type(end) is not int:
+            if isinstance(end, bool) or not isinstance(end, int):
+                raise TypeError(f"end must be an int, not {type(end).__name__}")
+            end = int(end)
         if end < 0 or end > 1 << 64:
             raise ValueError("end must be in [0, 2**64]")
         if end <= start:
@@ -444,6 +783,25 @@ class VM:
         if start == 0 and end == 1 << 64:
             return self._collect(0, 0, True, not reserved)
         return self._collect(start, end - start, False, not reserved)
+
+    def spans(self, start: int = 0, end: int = 1 << 64, *, reserved: bool = False
+              ) -> list[Piece]:
+        """What :meth:`vas` returns, as plain :class:`~pygpuvm.Piece` snapshots
+        ``(addr, range, obj, offset)``: no wrapper identity, no C handle, so
+        cheaper per hit (an interval query like ``intervaltree``'s)."""
+        if type(start) is not int or start < 0 or start > _U64_MAX:
+            start = u64("start", start)
+        if type(end) is not int:
+            if isinstance(end, bool) or not isinstance(end, int):
+                raise TypeError(f"end must be an int, not {type(end).__name__}")
+            end = int(end)
+        if end < 0 or end > 1 << 64:
+            raise ValueError("end must be in [0, 2**64]")
+        if end <= start:
+            return []
+        if start == 0 and end == 1 << 64:
+            return self._collect(0, 0, True, not reserved, True)
+        return self._collect(start, end - start, False, not reserved, True)
 
     @property
     def extobjs(self) -> list[VmBo]:
@@ -507,17 +865,14 @@ class VM:
         cobj = _gem_arg(obj)
         if steps is not None:
             return self._walk(steps, lib.pygpuvm_sm_map_steps, addr, range_, cobj, offset)
-        with self._locked() as ptr:
-            return self._make_ops(lib.pygpuvm_sm_map_ops(ptr, addr, range_, cobj, offset, False),
-                                  "map")
+        return self._create(_KIND_MAP, "map", addr, range_, obj, cobj, offset)
 
     def sm_unmap(self, addr: int, range: int, steps: Any = None) -> Ops:
         """The ops that unmapping ``[addr, addr+range)`` takes (nothing applied)."""
         addr, range_ = _request(addr, range, "unmap")
         if steps is not None:
             return self._walk(steps, lib.drm_gpuvm_sm_unmap, addr, range_)
-        with self._locked() as ptr:
-            return self._make_ops(lib.drm_gpuvm_sm_unmap_ops_create(ptr, addr, range_), "unmap")
+        return self._create(_KIND_UNMAP, "unmap", addr, range_, None, _NULL, 0)
 
     def madvise(self, addr: int, range: int, obj: GemObject | None = None,
                 offset: int = 0) -> Ops:
@@ -525,17 +880,13 @@ class VM:
         addr, range_ = _request(addr, range, "madvise")
         offset = u64("offset", offset)
         cobj = _gem_arg(obj)
-        with self._locked() as ptr:
-            return self._make_ops(lib.pygpuvm_sm_map_ops(ptr, addr, range_, cobj, offset, True),
-                                  "madvise")
+        return self._create(_KIND_MADVISE, "madvise", addr, range_, obj, cobj, offset)
 
     def prefetch(self, addr: int, range: int) -> Ops:
         """``drm_gpuvm_prefetch_ops_create()``: one op per VA in the range (reserved node
         included, no validation); never applied."""
         addr, range_ = _request(addr, range, "prefetch")
-        with self._locked() as ptr:
-            return self._make_ops(lib.drm_gpuvm_prefetch_ops_create(ptr, addr, range_),
-                                  "prefetch")
+        return self._create(_KIND_PREFETCH, "prefetch", addr, range_, None, _NULL, 0)
 
     def bo_unmap(self, obj: GemObject) -> Ops:
         """``drm_gpuvm_bo_unmap_ops_create()`` for ``obj``'s vm_bo: an unmap per linked VA
@@ -546,9 +897,7 @@ class VM:
         with self._locked() as ptr:
             cvm_bo = lib.drm_gpuvm_bo_find(ptr, cobj)
             if cvm_bo == ffi.NULL:
-                ops = Ops(self, None, (), self._gen, "bo_unmap")
-                self._ops_lists.add(ops)
-                return ops
+                return self._own_ops(None, (), "bo_unmap")
             try:
                 return self._make_ops(lib.drm_gpuvm_bo_unmap_ops_create(cvm_bo), "bo_unmap")
             finally:
@@ -585,30 +934,27 @@ class VM:
             self._apply_locked(ptr, ops)
 
     def map(self, addr: int, range: int, obj: GemObject | None = None, offset: int = 0) -> Ops:
-        """:meth:`sm_map` + :meth:`apply` under one hold of the VM lock; returns the ops."""
-        addr, range_ = _request(addr, range, "map")
-        offset = u64("offset", offset)
-        cobj = _gem_arg(obj)
-        with self._locked() as ptr:
-            ops = self._make_ops(lib.pygpuvm_sm_map_ops(ptr, addr, range_, cobj, offset, False),
-                                 "map")
-            self._apply_or_release(ptr, ops)
-            return ops
+        """:meth:`sm_map` + :meth:`apply` under one hold of the VM lock (one C call);
+        returns the ops (applied: their C list is already freed)."""
+        if (type(addr) is not int or type(range) is not int or type(offset) is not int
+                or addr < 0 or range <= 0 or offset < 0 or (addr | range | offset) >> 64):
+            addr, range = _request(addr, range, "map")
+            offset = u64("offset", offset)
+        if obj is None:
+            cobj = _NULL
+        elif type(obj) is GemObject:
+            cobj = obj._ptr
+        else:
+            cobj = _gem_arg(obj)
+        return self._bind(_KIND_MAP, addr, range, obj, cobj, offset)
 
     def unmap(self, addr: int, range: int) -> Ops:
-        """:meth:`sm_unmap` + :meth:`apply` under one hold of the VM lock; returns the ops."""
-        addr, range_ = _request(addr, range, "unmap")
-        with self._locked() as ptr:
-            ops = self._make_ops(lib.drm_gpuvm_sm_unmap_ops_create(ptr, addr, range_), "unmap")
-            self._apply_or_release(ptr, ops)
-            return ops
-
-    def _apply_or_release(self, ptr: Any, ops: Ops) -> None:
-        try:
-            self._apply_locked(ptr, ops)
-        except BaseException:
-            ops._release()
-            raise
+        """:meth:`sm_unmap` + :meth:`apply` under one hold of the VM lock (one C call);
+        returns the ops."""
+        if (type(addr) is not int or type(range) is not int or addr < 0 or range <= 0
+                or (addr | range) >> 64):
+            addr, range = _request(addr, range, "unmap")
+        return self._bind(_KIND_UNMAP, addr, range, None, _NULL, 0)
 
     def insert(self, addr: int, range: int, obj: GemObject | None = None,
                offset: int = 0) -> Va:
@@ -638,13 +984,11 @@ class VM:
             va._check()
             if va.kernel:
                 raise ValueError("the reserved node cannot be removed")
-            key = addr_of(va._ptr)
             lib.pygpuvm_va_destroy(va._ptr)
             self._gen += 1
             self._count -= 1
             va._detach()
-            if self._vas.get(key) is va:
-                del self._vas[key]
+            self._vas.discard(va._key, va)
 
     # ------------------------------------------------------------ vm_bos and objects
 
@@ -761,11 +1105,12 @@ class VM:
             ptr = self._ptr
             if ptr is None:
                 return
-            for va in list(self._vas.values()):
+            for va in self._vas.values():
                 va._detach()
             self._vas.clear()
-            for ops in list(self._ops_lists):
+            for ops in self._ops_lists.values():
                 ops._release()
+            self._ops_lists.clear()
             for vm_bo in list(self._vm_bos.values()):
                 vm_bo._release()
             self._vm_bos.clear()

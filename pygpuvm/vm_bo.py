@@ -60,12 +60,12 @@ class VmBo:
             ptr = self._live()
             size = 16
             while True:
-                arr = ffi.new("struct drm_gpuva *[]", size)
-                n = lib.pygpuvm_vm_bo_vas(ptr, arr, size)
+                arr = ffi.new("u64[]", size * int(lib.PYGPUVM_VA_WORDS))
+                n = lib.pygpuvm_vm_bo_va_recs(ptr, arr, size)
                 if n <= size:
                     break
                 size = n
-            return [self._vm._wrap_va(arr[i]) for i in range(n)]
+            return self._vm._wrap_va_recs(arr, n)
 
     @property
     def evicted(self) -> bool:

@@ -76,17 +76,88 @@ struct pygpuvm_apply_result {
 	long inserted;  /* VAs inserted into the tree */
 	long removed;   /* VAs removed and freed */
 	long failed;    /* pieces whose insert failed (freed, not linked) */
+	u64 *failed_out;    /* in: room for failed_max pieces (addr, range, offset, obj), or NULL */
+	size_t failed_max;
 };
 
 /*
  * Apply @ops as TRACE.md's driver: obtain the vm_bo of the list's map object
  * and add it to the extobj list, gpuvm_apply_ops() with the internally locking
  * link/unlink, put the vm_bo; the VM resv is held where RESV_PROTECTED needs
- * it; deferred cleanup in immediate mode. @handle (may be NULL) receives insert
- * failures through _pygpuvm_insert_failed. 0 or -ENOMEM (nothing changed).
+ * it; deferred cleanup in immediate mode. Insert failures are recorded in
+ * res->failed_out and, when @handle is not NULL, passed to
+ * _pygpuvm_insert_failed. 0 or -ENOMEM (nothing changed).
  */
 int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
 		  struct pygpuvm_apply_result *res);
+
+/*
+ * ---- flat records: what the classes read, one ffi.unpack() per call.
+ *
+ * VA record, PYGPUVM_VA_WORDS words: the VA's address (its identity), addr,
+ * range, offset, GEM address (0: none), flags | PYGPUVM_VA_KERNEL for the
+ * VM's reserved node.
+ *
+ * Op record, PYGPUVM_OP_WORDS words: [0] enum drm_gpuva_op_type |
+ * PYGPUVM_OP_* bits; [1] the existing VA's address (remap, unmap, prefetch;
+ * else 0); [2] its flags; [3..6] addr, range, offset, GEM of the map
+ * request or of the existing VA; [7..10] remap prev; [11..14] remap next.
+ *
+ * Buffers of ops records start with PYGPUVM_HDR_WORDS header words.
+ */
+#define PYGPUVM_VA_WORDS 6
+#define PYGPUVM_VA_KERNEL 4294967296
+#define PYGPUVM_OP_WORDS 16
+#define PYGPUVM_OP_KEEP 256
+#define PYGPUVM_OP_PREV 512
+#define PYGPUVM_OP_NEXT 1024
+#define PYGPUVM_OP_KERNEL 2048
+#define PYGPUVM_OP_HELD 4096
+#define PYGPUVM_HDR_WORDS 20
+#define PYGPUVM_FAILED_MAX 4
+
+enum pygpuvm_kind {
+	PYGPUVM_KIND_MAP = 1,
+	PYGPUVM_KIND_UNMAP = 2,
+	PYGPUVM_KIND_PREFETCH = 3,
+	PYGPUVM_KIND_MADVISE = 4,
+};
+
+void pygpuvm_op_rec(const struct drm_gpuva_op *op, u64 *out);
+/* Records of every op of @ops (at most @max written); returns the op count. */
+size_t pygpuvm_ops_recs(struct drm_gpuva_ops *ops, u64 *out, size_t max);
+/* VA records of the VAs overlapping [addr, addr+range) (whole: all), address order. */
+size_t pygpuvm_vm_collect_recs(struct drm_gpuvm *vm, u64 addr, u64 range, bool whole,
+			       bool skip_kernel, u64 *out, size_t max);
+/*
+ * drm_gpuva_find (@how 0: a, b = addr, range), _find_first (1), _find_prev
+ * (2: a = start), _find_next (3: a = end); the VA's record in @out. Returns
+ * the VA's address, 0 for none.
+ */
+u64 pygpuvm_vm_find_rec(struct drm_gpuvm *vm, int how, u64 a, u64 b, u64 *out);
+/* VA records of the VAs linked to @vm_bo, link order. */
+size_t pygpuvm_vm_bo_va_recs(struct drm_gpuvm_bo *vm_bo, u64 *out, size_t max);
+
+/*
+ * The ops list of a request (sm_map, sm_unmap, prefetch, madvise) with a VM
+ * reference taken for the caller, op records in @buf after the header
+ * (buf[0]: op count). NULL with buf[0] = -errno on failure.
+ */
+struct drm_gpuva_ops *pygpuvm_ops_create(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
+					 struct drm_gem_object *obj, u64 offset, u64 *buf,
+					 size_t words);
+/*
+ * VM.map (PYGPUVM_KIND_MAP) / VM.unmap (PYGPUVM_KIND_UNMAP) in one call:
+ * create, record, apply, free. Header: inserted, removed, failed, then
+ * PYGPUVM_FAILED_MAX failed pieces (addr, range, offset, obj). GEMs of
+ * removed VAs (other than @obj) are held (PYGPUVM_OP_HELD) until
+ * pygpuvm_put_held(). More ops than fit in @words: nothing applied, the
+ * count returned. Returns the op count | failed pieces << 32, or -errno
+ * (nothing changed).
+ */
+long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
+		     struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words);
+void pygpuvm_put_held(u64 *recs, size_t n);
 
 /* ---- vm_bos (references are taken for every entry written to @out) */
 struct drm_gpuvm_bo *pygpuvm_vm_bo_obtain(struct drm_gpuvm *vm, struct drm_gem_object *obj);
