@@ -42,6 +42,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import sys
@@ -350,6 +351,14 @@ def generate(out: TextIO, workload: str, live: int, commands: int | None = None,
         peak_live=max(peak, space.live),
         lines=w.lines,
     )
+
+
+def trace_text(workload: str, live: int, commands: int | None = None,
+               seed: int = 1) -> tuple[str, TraceStats]:
+    """A whole trace as a string (for small traces and tests), with its stats."""
+    buf = io.StringIO()
+    stats = generate(buf, workload, live, commands, seed)
+    return buf.getvalue(), stats
 
 
 def generate_baseline(out: TextIO, pairs: int = 20_000) -> TraceStats:

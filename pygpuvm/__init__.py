@@ -16,6 +16,7 @@ the kernel accepts, are refused by the classes (see :mod:`pygpuvm.vm`).
 """
 
 from . import _callbacks  # noqa: F401  (installs the WARN hook and the C callbacks)
+from .batch import Batch, BatchResult
 from .errors import (
     AlreadyLockedError,
     DeadlockError,
@@ -52,6 +53,8 @@ __all__ = [
     "UnmapOp",
     "PrefetchOp",
     "Piece",
+    "Batch",
+    "BatchResult",
     "Exec",
     "ResvObject",
     "Fence",

@@ -151,7 +151,7 @@ for _ctype in ("struct pygpuvm_op_rec[]", "struct pygpuvm_op_rec *", "struct drm
                "struct drm_gpuvm_bo *[]", "struct pygpuvm_apply_result *",
                "struct drm_gpuvm_exec *", "struct drm_gpuvm_map_req *", "int *", "int[]",
                "u64[]", "u64 *", "unsigned char[]", "struct drm_gem_object *[]",
-               "struct drm_gpuva *", "struct drm_gpuvm *"):
+               "struct pygpuvm_batch_result *", "struct drm_gpuva *", "struct drm_gpuvm *"):
     ffi.typeof(_ctype)
 del _ctype
 

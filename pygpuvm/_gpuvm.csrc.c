@@ -951,6 +951,100 @@ static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 	return ret ? ret : (long)n | (res.failed << 32);
 }
 
+/* ------------------------------------------------------------------ batch */
+
+#define PYGPUVM_REQ_WORDS 5
+
+struct pygpuvm_batch_result {
+	size_t processed;
+	size_t errors;
+	size_t changed;
+	long ops;
+	long inserted;
+	long removed;
+	long failed;
+};
+
+static int pyg_batch_one(struct drm_gpuvm *vm, const u64 *r, struct drm_gem_object *const *objs,
+			 size_t nobjs, struct pyg_apply_priv *priv, long *nops)
+{
+	struct drm_gem_object *obj = NULL;
+	struct drm_gpuva_ops *ops;
+	struct drm_gpuva_op *op;
+	long n = 0;
+	int ret = 0;
+
+	/* Zero-sized requests are refused, as the classes refuse them. */
+	if (!r[2])
+		return -EINVAL;
+	if (r[0] == PYGPUVM_KIND_MAP) {
+		if (r[3] > nobjs)
+			return -EINVAL;
+		if (r[3])
+			obj = objs[r[3] - 1];
+	} else if (r[0] != PYGPUVM_KIND_UNMAP) {
+		return -EINVAL;
+	}
+	ops = pyg_ops_create(vm, (int)r[0], r[1], r[2], obj, r[4]);
+	if (IS_ERR(ops))
+		return (int)PTR_ERR(ops);
+	drm_gpuva_for_each_op(op, ops)
+		n++;
+	if (n)
+		ret = pyg_apply(vm, ops, priv);
+	drm_gpuva_ops_free(vm, ops);
+	if (!ret)
+		*nops = n;
+	return ret;
+}
+
+/*
+ * VM.run_batch: each request of @reqs (PYGPUVM_REQ_WORDS words: kind, addr,
+ * range, object index (0: none, i: objs[i - 1]), offset) in order, as
+ * pygpuvm_vm_bind() would run it, with no call into Python except
+ * _pygpuvm_insert_failed (@handle may be NULL). errs[i] gets 0 or the
+ * request's -errno (a failed request changes nothing). The batch stops after
+ * the first -ENOMEM, or the first error at all with @stop_on_error. VAs
+ * listed in the sorted @watch (live Python wrappers) get hit[i] = 1 when they
+ * are removed. Returns the number of requests processed.
+ */
+static size_t pygpuvm_vm_run_batch(struct drm_gpuvm *vm, const u64 *reqs, size_t n,
+				   struct drm_gem_object *const *objs, size_t nobjs,
+				   const u64 *watch, size_t nwatch, unsigned char *hit,
+				   bool stop_on_error, int *errs, void *handle,
+				   struct pygpuvm_batch_result *out)
+{
+	struct pygpuvm_apply_result res = { 0 };
+	struct pyg_apply_priv priv = {
+		.res = &res, .handle = handle, .watch = watch, .nwatch = nwatch, .hit = hit,
+	};
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < n; i++) {
+		long nops = 0;
+		int ret = pyg_batch_one(vm, reqs + i * PYGPUVM_REQ_WORDS, objs, nobjs, &priv, &nops);
+
+		errs[i] = ret;
+		if (ret) {
+			out->errors++;
+			if (ret == -ENOMEM || stop_on_error) {
+				i++;
+				break;
+			}
+			continue;
+		}
+		out->ops += nops;
+		if (nops)
+			out->changed++;
+	}
+	out->processed = i;
+	out->inserted = res.inserted;
+	out->removed = res.removed;
+	out->failed = res.failed;
+	return i;
+}
+
 /* ------------------------------------------------------------------- GEM */
 
 static unsigned int pygpuvm_gem_refcount(struct drm_gem_object *obj)

@@ -28,7 +28,8 @@ the walking VM (its lock is held by the walk): doing so raises
 Cost. Every method crosses into C once per operation: ``map``/``unmap``
 create, record, apply and free the ops in one call
 (``pygpuvm_vm_bind``), queries fill flat u64 records read with one
-``ffi.unpack``. Wrappers come from weak per-VM caches keyed by C address.
+``ffi.unpack``. Wrappers come from weak per-VM caches keyed by C address;
+:meth:`VM.run_batch` runs a whole array of requests in one call.
 """
 
 from __future__ import annotations
@@ -36,15 +37,17 @@ from __future__ import annotations
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
 from . import _callbacks
 from ._gpuvm import ffi, lib
 from ._util import WeakCache, addr_of, hexs, u64
+from .batch import Batch, BatchResult
 from .errors import (
     DetachedError,
+    GpuvmError,
     GpuvmWarning,
     InvalidRangeError,
     OutOfMemoryError,
@@ -955,6 +958,77 @@ class VM:
                 or (addr | range) >> 64):
             addr, range = _request(addr, range, "unmap")
         return self._bind(_KIND_UNMAP, addr, range, None, _NULL, 0)
+
+    def run_batch(self, requests: Batch | Iterable[tuple[Any, ...]], *,
+                  stop_on_error: bool = False) -> BatchResult:
+        """Run map/unmap requests in order, in one C call under one hold of the VM lock.
+
+        ``requests``: a :class:`~pygpuvm.Batch` (built once, reusable: the fast
+        path) or an iterable of ``("map", addr, range[, obj[, offset]])`` /
+        ``("unmap", addr, range)`` tuples. Each request does what
+        :meth:`map`/:meth:`unmap` would (same ops, same final state) but no
+        ops are returned. Malformed Python requests raise TypeError/ValueError
+        before anything runs.
+
+        Errors do not raise: a request that fails (EINVAL: invalid or zero-sized
+        range, unknown object index, the reserved node) changes nothing, is
+        recorded in ``result.errors`` and the batch goes on; an ENOMEM (or any
+        error with ``stop_on_error=True``) stops the batch after that request.
+        So requests ``[0, result.processed)`` were each applied entirely or
+        refused, and the rest were not looked at. Wrappers of VAs a request
+        removes are detached; the generation is bumped once if anything
+        changed (any Ops made before are then stale).
+        """
+        batch = requests if isinstance(requests, Batch) else Batch(requests)
+        n = len(batch)
+        objs, nobjs = batch._c_objects()
+        reqs = batch._c_requests() if n else _NULL
+        payload = _ApplyPayload()
+        handle = ffi.new_handle(payload)
+        res = ffi.new("struct pygpuvm_batch_result *")
+        errs = ffi.new("int[]", max(1, n))
+        try:
+            with self._lock:
+                if self._walking:
+                    raise _busy()
+                ptr = self._ptr
+                if ptr is None:
+                    raise _closed(self)
+                # Only VAs with live wrappers need to be reported back.
+                live = self._vas.items()
+                nwatch = len(live)
+                if nwatch:
+                    live.sort(key=lambda kv: kv[0])
+                    watch = ffi.new("u64[]", [k for k, _ in live])
+                    hit = ffi.new("unsigned char[]", nwatch)
+                else:
+                    watch = hit = _NULL
+                done = lib.pygpuvm_vm_run_batch(ptr, reqs, n, objs, nobjs, watch, nwatch, hit,
+                                                bool(stop_on_error), errs, handle, res)
+                if res.changed:
+                    self._gen += 1
+                    self._count += res.inserted - res.removed
+                if nwatch and res.removed:
+                    for i, flag in enumerate(_unpack(hit, nwatch)):
+                        if flag:
+                            key, va = live[i]
+                            va._detach()
+                            self._vas.discard(key, va)
+                errors: list[tuple[int, GpuvmError]] = []
+                if res.errors:
+                    for i, err in enumerate(_unpack(errs, done)):
+                        if err:
+                            errors.append((i, error_from_errno(err, f"batch request {i}: "
+                                                               f"{batch._describe(i)}")))
+                result = BatchResult(done, n, errors, int(res.ops), int(res.changed))
+        finally:
+            if n:
+                ffi.release(reqs)
+        for text in payload.failed:
+            warnings.warn(GpuvmWarning(text), stacklevel=2)
+        payload.reraise()
+        _callbacks.raise_pending()
+        return result
 
     def insert(self, addr: int, range: int, obj: GemObject | None = None,
                offset: int = 0) -> Va:

@@ -159,6 +159,31 @@ long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 		     struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words);
 void pygpuvm_put_held(u64 *recs, size_t n);
 
+/* ---- batch: VM.run_batch */
+#define PYGPUVM_REQ_WORDS 5
+struct pygpuvm_batch_result {
+	size_t processed;  /* requests handled (applied or refused) */
+	size_t errors;     /* requests refused (errs[i] != 0) */
+	size_t changed;    /* requests that applied at least one op */
+	long ops;          /* ops applied */
+	long inserted;
+	long removed;
+	long failed;
+};
+/*
+ * Requests of PYGPUVM_REQ_WORDS words (kind, addr, range, object index: 0
+ * none, i objs[i-1], offset) in order, under the caller's VM lock, without
+ * calling Python (except _pygpuvm_insert_failed through @handle). errs[i]:
+ * 0 or -errno (that request changed nothing). Stops after the first -ENOMEM
+ * (or any error with @stop_on_error). Removed VAs found in the sorted @watch
+ * set hit[i]. Returns the requests processed.
+ */
+size_t pygpuvm_vm_run_batch(struct drm_gpuvm *vm, const u64 *reqs, size_t n,
+			    struct drm_gem_object *const *objs, size_t nobjs,
+			    const u64 *watch, size_t nwatch, unsigned char *hit,
+			    bool stop_on_error, int *errs, void *handle,
+			    struct pygpuvm_batch_result *out);
+
 /* ---- vm_bos (references are taken for every entry written to @out) */
 struct drm_gpuvm_bo *pygpuvm_vm_bo_obtain(struct drm_gpuvm *vm, struct drm_gem_object *obj);
 /* Drop a vm_bo reference safely from any context (VM resv taken if RESV_PROTECTED). */
