@@ -415,18 +415,16 @@ static void *dup_mem(const void *src, size_t size)
 	return p;
 }
 
-/* Deep-copy a stack step into a list op; NULL on -ENOMEM (nothing leaked). */
-static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
-					 const struct drm_gpuva_op *src)
+/*
+ * Copy a stack step into a block; a REMAP's sub-structs are copied into the
+ * same block. Every member a reader can reach is written: a REMAP's absent
+ * prev/next stay unwritten, as nothing points to them.
+ */
+static inline struct drm_gpuva_op *remap_block_fill(struct remap_op_block *b,
+						    const struct drm_gpuva_op *src)
 {
-	struct drm_gpuva_op *op;
-
-	if (src->op == DRM_GPUVA_OP_REMAP && !driver_op_alloc(gpuvm)) {
-		struct remap_op_block *b = op_mem_alloc(ops, sizeof(*b));
-
-		if (!b)
-			return NULL;
-		b->op = *src;
+	b->op = *src;
+	if (src->op == DRM_GPUVA_OP_REMAP) {
 		b->unmap = *src->remap.unmap;
 		b->op.remap.unmap = &b->unmap;
 		if (src->remap.prev) {
@@ -437,7 +435,20 @@ static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, struct drm_gpu
 			b->next = *src->remap.next;
 			b->op.remap.next = &b->next;
 		}
-		return &b->op;
+	}
+	return &b->op;
+}
+
+/* Deep-copy a stack step into a list op; NULL on -ENOMEM (nothing leaked). */
+static struct drm_gpuva_op *gpuva_op_dup(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
+					 const struct drm_gpuva_op *src)
+{
+	struct drm_gpuva_op *op;
+
+	if (src->op == DRM_GPUVA_OP_REMAP && !driver_op_alloc(gpuvm)) {
+		struct remap_op_block *b = op_mem_alloc(ops, sizeof(*b));
+
+		return b ? remap_block_fill(b, src) : NULL;
 	}
 
 	op = gpuva_op_alloc(gpuvm, ops);
@@ -479,31 +490,13 @@ struct ops_builder {
 	bool driver_op_alloc;
 };
 
-/*
- * gpuva_op_dup() without a driver op_alloc, for the common case of a free
- * arena slot. Every member a reader can reach is written: a REMAP block's
- * absent prev/next stay unwritten, as nothing points to them.
- */
+/* gpuva_op_dup() without a driver op_alloc, for the common case of a free arena slot. */
 static inline struct drm_gpuva_op *arena_op_dup(struct drm_gpuva_ops *ops,
 						const struct drm_gpuva_op *src)
 {
 	struct ops_arena *arena = to_arena(ops);
-	struct remap_op_block *b = &arena->slot[arena->used++];
 
-	b->op = *src;
-	if (src->op == DRM_GPUVA_OP_REMAP) {
-		b->unmap = *src->remap.unmap;
-		b->op.remap.unmap = &b->unmap;
-		if (src->remap.prev) {
-			b->prev = *src->remap.prev;
-			b->op.remap.prev = &b->prev;
-		}
-		if (src->remap.next) {
-			b->next = *src->remap.next;
-			b->op.remap.next = &b->next;
-		}
-	}
-	return &b->op;
+	return remap_block_fill(&arena->slot[arena->used++], src);
 }
 
 SM_INLINE int builder_step(struct drm_gpuva_op *step, void *priv)
