@@ -55,7 +55,7 @@ from .errors import (
     VMBusyError,
     error_from_errno,
 )
-from .gem import GemObject, gem_from_addr
+from .gem import GemObject, _gems, gem_from_addr
 from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
 from .va import Va
 from .vm_bo import VmBo
@@ -97,6 +97,7 @@ _SCRATCH_VAS = _SCRATCH_WORDS // _VA_W
 _CHUNK = 4096
 
 _U64_MAX = (1 << 64) - 1
+_2_64 = 1 << 64
 _I64_MIN = 1 << 63
 _NULL = ffi.NULL
 _unpack = ffi.unpack
@@ -104,6 +105,9 @@ _tuple_new = tuple.__new__
 _ref = weakref.ref
 _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
+_collect_recs = lib.pygpuvm_vm_collect_recs
+_vm_bind = lib.pygpuvm_vm_bind
+_gems_get = _gems.get
 
 
 def _signed(v: int) -> int:
@@ -229,6 +233,17 @@ def _pieces(src: Any, n: int) -> list[Piece]:
                 obj = gems[o] = gem_from_addr(o)
             append(_tuple_new(Piece, (v[i + 1], v[i + 2], obj, v[i + 3])))
     return out
+
+
+def _range_args(start: Any, end: Any) -> tuple[int, int]:
+    """``start``/``end`` of a range query checked: ``end`` may be 2**64."""
+    start = u64("start", start)
+    if isinstance(end, bool) or not isinstance(end, int):
+        raise TypeError(f"end must be an int, not {type(end).__name__}")
+    end = int(end)
+    if end < 0 or end > _2_64:
+        raise ValueError("end must be in [0, 2**64]")
+    return start, end
 
 
 def _request(addr: Any, range_: Any, what: str) -> tuple[int, int]:
@@ -522,44 +537,62 @@ class VM:
             ptr = self._ptr
             if ptr is None:
                 raise _closed(self)
-            buf = self._take_scratch()
-            src, cap = buf, _SCRATCH_OPS
-            ret = lib.pygpuvm_vm_bind(ptr, kind, addr, range_, cobj, offset, src, _SCRATCH_WORDS)
-            while cap < ret < (1 << 32):
-                # More ops than records fit: nothing was applied; again with room.
-                cap = ret
-                src = ffi.new("u64[]", _HDR + cap * _OP_W)
-                ret = lib.pygpuvm_vm_bind(ptr, kind, addr, range_, cobj, offset, src,
-                                          _HDR + cap * _OP_W)
-            if ret < 0:
-                self._scratch = buf
-                raise error_from_errno(ret, "map" if kind == _KIND_MAP else "unmap")
-            n = ret & 0xFFFFFFFF
-            failed = ret >> 32
-            gen = self._gen
-            gems = {obj._key: obj} if obj is not None else {}
-            held = 0
-            if kind == _KIND_MAP and n == 1:
-                # The map op is the request itself: no record to read.
-                ops: list[Op] | tuple[Op, ...] = (_tuple_new(MapOp, (addr, range_, obj, offset)),)
-                delta = 1
-            else:
-                ops, delta, held = self._applied_ops(_unpack(src + _HDR, n * _OP_W), n, gems)
-            # Names of failed pieces come from gems: every object involved is in it.
-            warn = _failed_pieces(_unpack(src, _HDR), failed, gems) if failed else None
-            if held:
-                lib.pygpuvm_put_held(src + _HDR, n)
-            self._scratch = buf
-            if n:
+            buf = self._scratch
+            self._scratch = None
+            if buf is None:
+                buf = ffi.new("u64[]", _SCRATCH_WORDS)
+            ret = _vm_bind(ptr, kind, addr, range_, cobj, offset, buf, _SCRATCH_WORDS)
+            if ret == 1 and kind == _KIND_MAP:
+                # A map into a hole: the one op is the request itself, nothing to read.
+                gen = self._gen
                 self._gen = gen + 1
-                self._count += delta - failed
-            result = Ops(self, None, ops, gen, "map" if kind == _KIND_MAP else "unmap", True)
+                self._count += 1
+                result = Ops(self, None, (_tuple_new(MapOp, (addr, range_, obj, offset)),), gen,
+                             "map", True)
+                self._scratch = buf
+                warn = None
+            else:
+                result, warn = self._bind_slow(ret, buf, ptr, kind, addr, range_, obj, cobj,
+                                               offset)
         if warn:
             for text in warn:
                 warnings.warn(GpuvmWarning(text), stacklevel=3)
         if _PENDING[0]:
             _raise_pending()
         return result
+
+    def _bind_slow(self, ret: int, buf: Any, ptr: Any, kind: int, addr: int, range_: int,
+                   obj: Any, cobj: Any, offset: int) -> tuple[Ops, list[str] | None]:
+        """The rest of _bind (caller holds the lock and took ``buf``): retries with room
+        for every record, errors, op snapshots, held references, failed inserts."""
+        src, cap = buf, _SCRATCH_OPS
+        while cap < ret < (1 << 32):
+            # More ops than records fit: nothing was applied; again with room.
+            cap = ret
+            src = ffi.new("u64[]", _HDR + cap * _OP_W)
+            ret = _vm_bind(ptr, kind, addr, range_, cobj, offset, src, _HDR + cap * _OP_W)
+        if ret < 0:
+            self._scratch = buf
+            raise error_from_errno(ret, "map" if kind == _KIND_MAP else "unmap")
+        n = ret & 0xFFFFFFFF
+        failed = ret >> 32
+        gen = self._gen
+        gems = {obj._key: obj} if obj is not None else {}
+        held = 0
+        if kind == _KIND_MAP and n == 1:
+            ops: list[Op] | tuple[Op, ...] = (_tuple_new(MapOp, (addr, range_, obj, offset)),)
+            delta = 1
+        else:
+            ops, delta, held = self._applied_ops(_unpack(src + _HDR, n * _OP_W), n, gems)
+        # Names of failed pieces come from gems: every object involved is in it.
+        warn = _failed_pieces(_unpack(src, _HDR), failed, gems) if failed else None
+        if held:
+            lib.pygpuvm_put_held(src + _HDR, n)
+        self._scratch = buf
+        if n:
+            self._gen = gen + 1
+            self._count += delta - failed
+        return Ops(self, None, ops, gen, "map" if kind == _KIND_MAP else "unmap", True), warn
 
     def _applied_ops(self, v: list[int], n: int, gems: dict[int, Any]
                      ) -> tuple[list[Op], int, int]:
@@ -773,38 +806,100 @@ class VM:
         ``reserved=True`` also lists the reserved node, as the kernel's
         iteration macros do. Cost: O(log n + k) for k results.
         """
-        if type(start) is not int or start < 0 or start > _U64_MAX:
-            start = u64("start", start)
-        if type(end) is not int:
-            if isinstance(end, bool) or not isinstance(end, int):
-                raise TypeError(f"end must be an int, not {type(end).__name__}")
-            end = int(end)
-        if end < 0 or end > 1 << 64:
-            raise ValueError("end must be in [0, 2**64]")
+        if (type(start) is not int or type(end) is not int or start < 0
+                or start > _U64_MAX or end > _2_64):
+            start, end = _range_args(start, end)
         if end <= start:
             return []
-        if start == 0 and end == 1 << 64:
+        if start == 0 and end == _2_64:
             return self._collect(0, 0, True, not reserved)
-        return self._collect(start, end - start, False, not reserved)
+        # The common case inline: one C call, one unpack, wrappers from the cache.
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._scratch
+            self._scratch = None
+            if buf is None:
+                buf = ffi.new("u64[]", _SCRATCH_WORDS)
+            n = _collect_recs(ptr, start, end - start, False, not reserved, buf, _SCRATCH_VAS)
+            if n > _SCRATCH_VAS:
+                self._scratch = buf
+                return self._collect(start, end - start, False, not reserved)
+            out: list[Va] = []
+            if n:
+                v = _unpack(buf, n * _VA_W)
+                vad = self._vad
+                for i in range(0, n * _VA_W, _VA_W):
+                    key = v[i]
+                    r = vad.get(key)
+                    va = r() if r is not None else None
+                    if va is None:
+                        o = v[i + 4]
+                        if o:
+                            r = _gems_get(o)
+                            obj = r() if r is not None else None
+                            if obj is None:
+                                obj = gem_from_addr(o)
+                        else:
+                            obj = None
+                        fl = v[i + 5]
+                        va = Va(self, key, v[i + 1], v[i + 2], v[i + 3], obj, fl >= _VA_KERNEL,
+                                fl & 0xFFFFFFFF)
+                        vad[key] = _ref(va)
+                    out.append(va)
+                if len(vad) > self._vas.sweep_at:
+                    self._vas.sweep()
+            self._scratch = buf
+        if _PENDING[0]:
+            _raise_pending()
+        return out
 
     def spans(self, start: int = 0, end: int = 1 << 64, *, reserved: bool = False
               ) -> list[Piece]:
         """What :meth:`vas` returns, as plain :class:`~pygpuvm.Piece` snapshots
         ``(addr, range, obj, offset)``: no wrapper identity, no C handle, so
         cheaper per hit (an interval query like ``intervaltree``'s)."""
-        if type(start) is not int or start < 0 or start > _U64_MAX:
-            start = u64("start", start)
-        if type(end) is not int:
-            if isinstance(end, bool) or not isinstance(end, int):
-                raise TypeError(f"end must be an int, not {type(end).__name__}")
-            end = int(end)
-        if end < 0 or end > 1 << 64:
-            raise ValueError("end must be in [0, 2**64]")
+        if (type(start) is not int or type(end) is not int or start < 0
+                or start > _U64_MAX or end > _2_64):
+            start, end = _range_args(start, end)
         if end <= start:
             return []
-        if start == 0 and end == 1 << 64:
+        if start == 0 and end == _2_64:
             return self._collect(0, 0, True, not reserved, True)
-        return self._collect(start, end - start, False, not reserved, True)
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._scratch
+            self._scratch = None
+            if buf is None:
+                buf = ffi.new("u64[]", _SCRATCH_WORDS)
+            n = _collect_recs(ptr, start, end - start, False, not reserved, buf, _SCRATCH_VAS)
+            if n > _SCRATCH_VAS:
+                self._scratch = buf
+                return self._collect(start, end - start, False, not reserved, True)
+            out: list[Piece] = []
+            if n:
+                v = _unpack(buf, n * _VA_W)
+                for i in range(0, n * _VA_W, _VA_W):
+                    o = v[i + 4]
+                    if o:
+                        r = _gems_get(o)
+                        obj = r() if r is not None else None
+                        if obj is None:
+                            obj = gem_from_addr(o)
+                    else:
+                        obj = None
+                    out.append(_tuple_new(Piece, (v[i + 1], v[i + 2], obj, v[i + 3])))
+            self._scratch = buf
+        if _PENDING[0]:
+            _raise_pending()
+        return out
 
     @property
     def extobjs(self) -> list[VmBo]:
