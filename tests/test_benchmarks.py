@@ -1,17 +1,19 @@
 """The benchmarks, run once as tests: correctness only, no timing assertions.
 
-* benchmarks/gen_trace.py is deterministic for a seed, streams its output, and
-  its traces are valid: gpuvm-replay and ``pygpuvm replay`` run them without
-  error, agree byte for byte, and print exactly the ops the generator's model
-  predicts;
+* the generator (pygpuvm._bench.gen_trace) is deterministic for a seed,
+  streams its output, and its traces are valid: gpuvm-replay and
+  ``pygpuvm replay`` run them without error, agree byte for byte, and print
+  exactly the ops the generator's model predicts;
 * ``gpuvm-replay --bench`` times exactly the commands after the mark;
-* benchmarks/run.py --tiny and ``pygpuvm bench --tiny`` produce the table;
-* benchmarks/bench_python.py runs once (pytest-benchmark disabled).
+* the runner (pygpuvm._bench.run) and ``pygpuvm bench --tiny`` produce the
+  table from the installed package alone (outside any checkout), and the
+  checkout's benchmarks/ wrappers still work;
+* bench_python.py runs once (pytest-benchmark disabled), both the package's
+  copy and the checkout's wrapper.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
@@ -22,31 +24,24 @@ from pathlib import Path
 
 import pytest
 
+from pygpuvm._bench import gen_trace as _gen_trace
+from pygpuvm._bench import run as _run
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+PACKAGE_BENCH = Path(_run.__file__).resolve().parent
 
-pytestmark = pytest.mark.skipif(not (BENCH_DIR / "run.py").is_file(),
-                                reason="benchmarks/ is not part of this tree")
-
-
-def _load(name: str):
-    modname = f"_pygpuvm_benchmarks_{name}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    spec = importlib.util.spec_from_file_location(modname, BENCH_DIR / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return mod
+checkout_only = pytest.mark.skipif(not (BENCH_DIR / "run.py").is_file(),
+                                   reason="benchmarks/ is not part of this tree")
 
 
 @pytest.fixture(scope="module")
 def gen():
-    return _load("gen_trace")
+    return _gen_trace
 
 
 @pytest.fixture(scope="module")
 def run():
-    return _load("run")
+    return _run
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +123,12 @@ def test_generator_streams(gen):
     assert sink.biggest <= gen.FLUSH_LINES
 
 
-def test_generator_cli_pipes(gen, tmp_path):
-    out = subprocess.run([sys.executable, str(BENCH_DIR / "gen_trace.py"), "-w", "query",
-                          "-n", "1e3", "-c", "500", "--stats"],
-                         capture_output=True, text=True, check=True)
+@pytest.mark.parametrize("how", [pytest.param("script", marks=checkout_only), "module"])
+def test_generator_cli_pipes(gen, tmp_path, how):
+    cmd = ([str(BENCH_DIR / "gen_trace.py")] if how == "script"
+           else ["-m", "pygpuvm._bench.gen_trace"])
+    out = subprocess.run([sys.executable, *cmd, "-w", "query", "-n", "1e3", "-c", "500",
+                          "--stats"], capture_output=True, text=True, check=True, cwd=tmp_path)
     text, stats = _trace(gen, "query", 1000, 500)
     assert out.stdout == text
     assert f'"ops": {stats.ops}' in out.stderr
@@ -219,21 +216,57 @@ def test_replay_rss_grows_with_mappings(run, gen, replay, tmp_path):
     assert sizes[50_000] > sizes[1000]
 
 
-def test_pygpuvm_bench_tiny(replay, tmp_path):
-    # An installed (non-editable) pygpuvm finds the suite through this variable.
+def test_pygpuvm_bench_tiny_from_the_installed_package(replay, tmp_path):
+    # Outside the checkout, with nothing pointing at it: the suite ships in the
+    # package, and gpuvm-replay is found next to the interpreter or on PATH.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYGPUVM_BENCHMARKS", "GPUVM_REPLAY")}
+    env["PATH"] = os.pathsep.join([str(replay.parent), env.get("PATH", "")])
     out = subprocess.run([sys.executable, "-m", "pygpuvm.cli", "bench", "--tiny",
-                          "--replay", str(replay)], capture_output=True, text=True,
-                         cwd=tmp_path, env={**os.environ, "PYGPUVM_BENCHMARKS": str(BENCH_DIR)})
+                          "--output", str(tmp_path / "R.md")], capture_output=True, text=True,
+                         cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     assert "| 1e3 | steady |" in out.stdout
+    assert "Produced by `pygpuvm bench --tiny" in (tmp_path / "R.md").read_text()
+    # Without a terminal the progress lines are plain lines on stderr.
+    assert "[0/" in out.stderr and "\r" not in out.stderr
 
 
-def test_bench_python_runs_once(tmp_path):
+def test_progress_rewrites_one_line_on_a_terminal(run):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    progress = run.Progress(stream, 2)
+    progress.step("first")
+    progress.advance()
+    progress.step("second")
+    progress.finish()
+    text = stream.getvalue()
+    assert text.count("\r\x1b[K") == 3 and "\n" not in text
+    assert "[0/2" in text and "[1/2" in text and "second" in text
+
+
+@checkout_only
+def test_checkout_run_script_tiny(replay, tmp_path):
+    out = subprocess.run([sys.executable, str(BENCH_DIR / "run.py"), "--tiny", "--replay",
+                          str(replay), "--output", str(tmp_path / "R.md")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "R.md").read_text()
+    assert "| 1e3 | population |" in md and "## Machine" in md
+
+
+@pytest.mark.parametrize("where", [pytest.param("checkout", marks=checkout_only), "package"])
+def test_bench_python_runs_once(tmp_path, where):
     pytest.importorskip("pytest_benchmark")
     pytest.importorskip("intervaltree")
+    directory = BENCH_DIR if where == "checkout" else PACKAGE_BENCH
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", str(BENCH_DIR / "bench_python.py"), "-q",
-         "--benchmark-disable", "-p", "no:cacheprovider", "--rootdir", str(BENCH_DIR)],
+        [sys.executable, "-m", "pytest", str(directory / "bench_python.py"), "-q",
+         "--benchmark-disable", "-p", "no:cacheprovider", "--rootdir", str(directory),
+         "-c", os.devnull],
         capture_output=True, text=True, cwd=tmp_path,
         env={**os.environ, "PYGPUVM_BENCH_TINY": "1"})
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "9 passed" in out.stdout, out.stdout[-2000:]
