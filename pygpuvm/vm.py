@@ -368,9 +368,13 @@ class VM:
     def _new_va(self, v: list[int]) -> Va:
         """A new wrapper for the VA record ``v`` (caller holds the lock; VA mapped)."""
         key = v[0]
+        o = v[4]
+        r = _gems_get(o)
+        obj = r() if r is not None else None
+        if obj is None and o:
+            obj = gem_from_addr(o)
         fl = v[5]
-        va = Va(self, key, v[1], v[2], v[3], gem_from_addr(v[4]), fl >= _VA_KERNEL,
-                fl & 0xFFFFFFFF)
+        va = Va(self, key, v[1], v[2], v[3], obj, fl >= _VA_KERNEL, fl & 0xFFFFFFFF)
         vad = self._vad
         vad[key] = _ref(va)
         if len(vad) > self._vas.sweep_at:
@@ -517,12 +521,13 @@ class VM:
                 raise error_from_errno(err, f"{name} ops")
             owned = ffi.gc(cops, self._ops_free)
             n = buf[0]
-            src, base = buf, _HDR
             if n > _SCRATCH_OPS:
-                src, base = ffi.new("u64[]", n * _OP_W), 0
+                src = ffi.new("u64[]", n * _OP_W)
                 lib.pygpuvm_ops_recs(owned, src, n)
+            else:
+                src = buf + _HDR
             gems = {obj._key: obj} if obj is not None else {}
-            ops = self._ops_from_recs(_unpack(src, base + n * _OP_W), base, n, False, gems)
+            ops = self._ops_from_recs(_unpack(src, n * _OP_W), 0, n, False, gems)
             self._scratch = buf
             result = self._own_ops(owned, ops, name)
         if _PENDING[0]:
@@ -958,12 +963,14 @@ class VM:
         With ``steps``, run ``drm_gpuvm_sm_map()`` calling the driver callbacks
         instead (see the module docstring); the returned Ops records the steps.
         """
-        addr, range_ = _request(addr, range, "map")
-        offset = u64("offset", offset)
+        if (type(addr) is not int or type(range) is not int or type(offset) is not int
+                or addr < 0 or range <= 0 or offset < 0 or (addr | range | offset) >> 64):
+            addr, range = _request(addr, range, "map")
+            offset = u64("offset", offset)
         cobj = _gem_arg(obj)
         if steps is not None:
-            return self._walk(steps, lib.pygpuvm_sm_map_steps, addr, range_, cobj, offset)
-        return self._create(_KIND_MAP, "map", addr, range_, obj, cobj, offset)
+            return self._walk(steps, lib.pygpuvm_sm_map_steps, addr, range, cobj, offset)
+        return self._create(_KIND_MAP, "map", addr, range, obj, cobj, offset)
 
     def sm_unmap(self, addr: int, range: int, steps: Any = None) -> Ops:
         """The ops that unmapping ``[addr, addr+range)`` takes (nothing applied)."""
