@@ -518,10 +518,13 @@ def summary(results: list[Result], bpm: dict[int, float], py: dict | None,
         k = KERNEL_BYTES.get(live)
         if k:
             met, missed = (met + 1, missed) if b <= k else (met, missed + 1)
-    out = [f"Replay targets (0.7x kernel time, <= kernel bytes/mapping): {met} met, "
-           f"{missed} missed. Python-level targets: see their table."
-           if py else f"Replay targets (0.7x kernel time, <= kernel bytes/mapping): {met} met, "
-           f"{missed} missed."]
+    text = (f"Replay targets (0.7x kernel time, <= kernel bytes/mapping): {met} met, "
+            f"{missed} missed.")
+    if py:
+        statuses = [line.rsplit("|", 2)[-2].strip() for line in python_table(py, results)[2:]]
+        text += (f" Python-level targets: {statuses.count('ok')} met, "
+                 f"{statuses.count('MISSED')} missed (see their table).")
+    out = [text]
     if load and float(load.split()[0]) > 0.5 * (os.cpu_count() or 1):
         out += ["", f"The machine was busy during this run (load average {load} before it, "
                 f"on {os.cpu_count()} cores): wall-clock figures carry +-20% noise."]
