@@ -13,8 +13,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-_SRC = HERE.parent / "pygpuvm" / "_bench" / "run.py"
+_DIR = Path(__file__).resolve().parent  # not HERE: the runner's globals are copied below
+_SRC = _DIR.parent / "pygpuvm" / "_bench" / "run.py"
 _spec = importlib.util.spec_from_file_location("_pygpuvm_bench_run", _SRC)
 _mod = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _mod
@@ -22,8 +22,8 @@ _spec.loader.exec_module(_mod)
 globals().update({k: v for k, v in vars(_mod).items() if not k.startswith("__")})
 
 
-def main(argv=None, prog=None, default_output=str(HERE / "RESULTS.md"),
-         python_bench=HERE / "bench_python.py"):
+def main(argv=None, prog=None, default_output=str(_DIR / "RESULTS.md"),
+         python_bench=_DIR / "bench_python.py"):
     return _mod.main(argv, prog=prog, default_output=default_output, python_bench=python_bench)
 
 

@@ -257,6 +257,23 @@ def test_checkout_run_script_tiny(replay, tmp_path):
     assert "| 1e3 | population |" in md and "## Machine" in md
 
 
+@checkout_only
+def test_checkout_run_script_uses_the_checkout_files(monkeypatch):
+    # benchmarks/run.py: RESULTS.md and bench_python.py of benchmarks/, the runner
+    # of the checkout's pygpuvm/_bench (not the installed one).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_h11_wrapper", BENCH_DIR / "run.py")
+    wrapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wrapper)
+    seen = {}
+    monkeypatch.setattr(wrapper._mod, "main", lambda argv, **kw: seen.update(kw) or 0)
+    assert wrapper.main(["--tiny"]) == 0
+    assert seen["python_bench"] == BENCH_DIR / "bench_python.py"
+    assert seen["default_output"] == str(BENCH_DIR / "RESULTS.md")
+    assert Path(wrapper._mod.__file__).resolve() == BENCH_DIR.parent / "pygpuvm" / "_bench" / "run.py"
+
+
 @pytest.mark.parametrize("where", [pytest.param("checkout", marks=checkout_only), "package"])
 def test_bench_python_runs_once(tmp_path, where):
     pytest.importorskip("pytest_benchmark")
