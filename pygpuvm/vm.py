@@ -102,6 +102,7 @@ _I64_MIN = 1 << 63
 _NULL = ffi.NULL
 _unpack = ffi.unpack
 _tuple_new = tuple.__new__
+_object_new = object.__new__
 _ref = weakref.ref
 _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
@@ -404,9 +405,18 @@ class VM:
                     obj = gems[o]
                 else:
                     obj = gems[o] = gem_from_addr(o)
+                # Va.__init__ inlined: iteration pays this once per VA.
                 fl = v[i + 5]
-                va = Va(self, key, v[i + 1], v[i + 2], v[i + 3], obj, fl >= _VA_KERNEL,
-                        fl & 0xFFFFFFFF)
+                va = _object_new(Va)
+                va._vm = self
+                va._key = key
+                va.addr = v[i + 1]
+                va.range = v[i + 2]
+                va.offset = v[i + 3]
+                va.obj = obj
+                va.kernel = fl >= _VA_KERNEL
+                va._flags = fl & 0xFFFFFFFF
+                va._detached = False
                 vad[key] = _ref(va)
                 append(va)
         if len(vad) > self._vas.sweep_at:
@@ -850,9 +860,18 @@ class VM:
                                 obj = gem_from_addr(o)
                         else:
                             obj = None
+                        # Va.__init__ inlined (this loop is the query's per-hit cost).
                         fl = v[i + 5]
-                        va = Va(self, key, v[i + 1], v[i + 2], v[i + 3], obj, fl >= _VA_KERNEL,
-                                fl & 0xFFFFFFFF)
+                        va = _object_new(Va)
+                        va._vm = self
+                        va._key = key
+                        va.addr = v[i + 1]
+                        va.range = v[i + 2]
+                        va.offset = v[i + 3]
+                        va.obj = obj
+                        va.kernel = fl >= _VA_KERNEL
+                        va._flags = fl & 0xFFFFFFFF
+                        va._detached = False
                         vad[key] = _ref(va)
                     out.append(va)
                 if len(vad) > self._vas.sweep_at:
