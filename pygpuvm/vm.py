@@ -1070,7 +1070,40 @@ class VM:
             cobj = obj._ptr
         else:
             cobj = _gem_arg(obj)
-        return self._bind(_KIND_MAP, addr, range, obj, cobj, offset)
+        # _bind's common case, inline: a map into a hole is one op, the request.
+        with self._lock:
+            if self._walking:
+                raise _busy()
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed(self)
+            buf = self._scratch
+            self._scratch = None
+            if buf is None:
+                buf = ffi.new("u64[]", _SCRATCH_WORDS)
+            ret = _vm_bind(ptr, _KIND_MAP, addr, range, cobj, offset, buf, _SCRATCH_WORDS)
+            if ret != 1:
+                result, warn = self._bind_slow(ret, buf, ptr, _KIND_MAP, addr, range, obj, cobj,
+                                               offset)
+            else:
+                gen = self._gen
+                self._gen = gen + 1
+                self._count += 1
+                self._scratch = buf
+                result = _object_new(Ops)
+                result._vm = self
+                result._ptr = None
+                result._ops = (_tuple_new(MapOp, (addr, range, obj, offset)),)
+                result._gen = gen
+                result.kind = "map"
+                result.applied = True
+                warn = None
+        if warn:
+            for text in warn:
+                warnings.warn(GpuvmWarning(text), stacklevel=2)
+        if _PENDING[0]:
+            _raise_pending()
+        return result
 
     def unmap(self, addr: int, range: int) -> Ops:
         """:meth:`sm_unmap` + :meth:`apply` under one hold of the VM lock (one C call);
