@@ -184,15 +184,23 @@ class _ApplyPayload(_callbacks.Payload):
 
 
 class _ValidatePayload(_callbacks.Payload):
-    __slots__ = ("vm", "fn")
+    __slots__ = ("vm", "fn", "keep")
 
     def __init__(self, vm: VM, fn: Any) -> None:
         super().__init__()
         self.vm = vm
         self.fn = fn
+        # drm_gpuvm_validate's RESV_PROTECTED walk holds no vm_bo references,
+        # and this thread holds the VM resv, so a wrapper dying inside the walk
+        # (its last Python reference dropped by fn or by another thread) would
+        # free its vm_bo under the walk. Everything on the evict list, and every
+        # wrapper given to fn, stays referenced here until the payload dies,
+        # after the walk.
+        self.keep: list[VmBo] = vm.evicted_bos
 
     def validate(self, cvm_bo: Any, exec_: Any) -> int:
         vm_bo = self.vm._wrap_vm_bo(cvm_bo)
+        self.keep.append(vm_bo)
         ret = self.fn(vm_bo)
         if ret is None:
             # Default driver behaviour: the object is back in place.

@@ -422,7 +422,8 @@ def test_batches_and_single_calls_from_threads():
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
-    threads = [threading.Thread(target=batches, args=(1,)), threading.Thread(target=batches, args=(2,)),
+    threads = [threading.Thread(target=batches, args=(1,)),
+               threading.Thread(target=batches, args=(2,)),
                threading.Thread(target=singles, args=(3,))]
     for t in threads:
         t.start()
@@ -434,7 +435,7 @@ def test_batches_and_single_calls_from_threads():
     assert all(l.end <= r.addr for l, r in zip(vas, vas[1:]))
     for bo in objs:
         vm_bo = vm.find_vm_bo(bo)
-        linked = [(v.addr, v.range) for v in vas if v.obj is bo]
-        assert [(v.addr, v.range) for v in (vm_bo.vas if vm_bo else [])] == sorted(linked) \
-            or sorted((v.addr, v.range) for v in vm_bo.vas) == sorted(linked)
+        linked = sorted((v.addr, v.range) for v in vas if v.obj is bo)
+        got = sorted((v.addr, v.range) for v in vm_bo.vas) if vm_bo is not None else []
+        assert got == linked, bo.name
     vm.close()
