@@ -803,11 +803,11 @@ class VM:
             else:
                 # A range: start small so a query stays O(log n + k).
                 size, src = _SCRATCH_VAS, buf
-            n = lib.pygpuvm_vm_collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
+            n = _collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
             while n > size:
                 size = n
                 src = ffi.new("u64[]", size * _VA_W)
-                n = lib.pygpuvm_vm_collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
+                n = _collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
             if not n:
                 out: list[Any] = []
             elif pieces:
@@ -836,58 +836,7 @@ class VM:
             return []
         if start == 0 and end == _2_64:
             return self._collect(0, 0, True, not reserved)
-        # The common case inline: one C call, one unpack, wrappers from the cache.
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
-            buf = self._scratch
-            self._scratch = None
-            if buf is None:
-                buf = ffi.new("u64[]", _SCRATCH_WORDS)
-            n = _collect_recs(ptr, start, end - start, False, not reserved, buf, _SCRATCH_VAS)
-            if n > _SCRATCH_VAS:
-                self._scratch = buf
-                return self._collect(start, end - start, False, not reserved)
-            out: list[Va] = []
-            if n:
-                v = _unpack(buf, n * _VA_W)
-                vad = self._vad
-                for i in range(0, n * _VA_W, _VA_W):
-                    key = v[i]
-                    r = vad.get(key)
-                    va = r() if r is not None else None
-                    if va is None:
-                        o = v[i + 4]
-                        if o:
-                            r = _gems_get(o)
-                            obj = r() if r is not None else None
-                            if obj is None:
-                                obj = gem_from_addr(o)
-                        else:
-                            obj = None
-                        # Va.__init__ inlined (this loop is the query's per-hit cost).
-                        fl = v[i + 5]
-                        va = _object_new(Va)
-                        va._vm = self
-                        va._key = key
-                        va.addr = v[i + 1]
-                        va.range = v[i + 2]
-                        va.offset = v[i + 3]
-                        va.obj = obj
-                        va.kernel = fl >= _VA_KERNEL
-                        va._flags = fl & 0xFFFFFFFF
-                        va._detached = False
-                        vad[key] = _ref(va)
-                    out.append(va)
-                if len(vad) > self._vas.sweep_at:
-                    self._vas.sweep()
-            self._scratch = buf
-        if _PENDING[0]:
-            _raise_pending()
-        return out
+        return self._collect(start, end - start, False, not reserved)
 
     def spans(self, start: int = 0, end: int = 1 << 64, *, reserved: bool = False
               ) -> list[Piece]:
@@ -901,37 +850,7 @@ class VM:
             return []
         if start == 0 and end == _2_64:
             return self._collect(0, 0, True, not reserved, True)
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
-            buf = self._scratch
-            self._scratch = None
-            if buf is None:
-                buf = ffi.new("u64[]", _SCRATCH_WORDS)
-            n = _collect_recs(ptr, start, end - start, False, not reserved, buf, _SCRATCH_VAS)
-            if n > _SCRATCH_VAS:
-                self._scratch = buf
-                return self._collect(start, end - start, False, not reserved, True)
-            out: list[Piece] = []
-            if n:
-                v = _unpack(buf, n * _VA_W)
-                for i in range(0, n * _VA_W, _VA_W):
-                    o = v[i + 4]
-                    if o:
-                        r = _gems_get(o)
-                        obj = r() if r is not None else None
-                        if obj is None:
-                            obj = gem_from_addr(o)
-                    else:
-                        obj = None
-                    out.append(_tuple_new(Piece, (v[i + 1], v[i + 2], obj, v[i + 3])))
-            self._scratch = buf
-        if _PENDING[0]:
-            _raise_pending()
-        return out
+        return self._collect(start, end - start, False, not reserved, True)
 
     @property
     def extobjs(self) -> list[VmBo]:
