@@ -29,7 +29,7 @@
 #include "drm/drm_exec.h"
 #include "drm/drm_gpuvm.h"
 #include "drm/gpuvm_apply.h"
-#include "gem_gpuva_lock.h"
+#include "gpuvm/gem_gpuva_lock.h"
 
 /*
  * The extern "Python" functions are defined by cffi after this prelude; C

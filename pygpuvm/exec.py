@@ -29,7 +29,7 @@ ends with an exception). Hence, for a Python user:
 * Inside the block the same thread may call every method of that VM. The
   internally locking paths (``vm.map``, ``vm.unmap``, ``vm_bo.evict``, ...)
   see that the thread already holds a resv and use it as is (C rule:
-  csrc/gem_gpuva_lock.h), and the VM lock is reentrant.
+  csrc/gpuvm/gem_gpuva_lock.h), and the VM lock is reentrant.
 * Other threads block on that VM until the block ends, so the set of objects
   a :meth:`~pygpuvm.VM.bind_lock` walk found cannot change before the binds
   are applied: the walk and the maps run under one hold of the VM lock.

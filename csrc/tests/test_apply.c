@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reference driver tests (csrc/apply.c): the TRACE.md examples replayed by
+ * Reference driver tests (csrc/driver/apply.c): the TRACE.md examples replayed by
  * hand (ops printed in the trace format, applied with gpuvm_apply_ops, the
  * final layout and vm_bo link orders dumped) and compared with the golden
  * outputs; the internally locking and immediate-mode paths; the callbacks;

@@ -30,7 +30,7 @@
 #include "linux/slab.h"
 
 #include "harness.h"
-#include "rbtree.h"
+#include "lib/rbtree.h"
 #include "vm_bo_fixture.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -58,7 +58,7 @@ static unsigned long warns(void)
 	return warn_log_count();
 }
 
-/* ================================================================ alloc.c */
+/* =============================================================== standin/slab.c */
 
 static bool test_zero_size_allocations(void)
 {
@@ -99,7 +99,7 @@ static bool test_real_allocation_failure(void)
 	return true;
 }
 
-/* ================================================================= diag.c */
+/* ================================================================ standin/bug.c */
 
 /* Without a hook a WARN is printed to stderr, and still counted. */
 static bool test_warn_without_hook_prints(void)
@@ -502,7 +502,7 @@ static bool test_exec_prepare_array_stops_at_the_first_error(void)
 	return true;
 }
 
-/* ================================================================== gem.c */
+/* ============================================================== standin/drm_gem.c */
 
 static bool test_gem_funcs_without_free(void)
 {
@@ -1507,7 +1507,7 @@ static bool test_ops_free_null(void)
 	return true;
 }
 
-/* ================================================================= apply.c */
+/* =============================================================== driver/apply.c */
 
 struct apply_log {
 	unsigned int failed;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The VM/VA core (csrc/gpuvm.c): init and teardown, range validation, VA
+ * The VM/VA core (csrc/gpuvm/gpuvm.c): init and teardown, range validation, VA
  * insert/remove, the find_* lookups with their kernel quirks, the iteration
  * macros, reference counting and the WARNs.
  *
@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "drm/drm_gpuvm.h"
-#include "gpuvm_internal.h"
+#include "gpuvm/gpuvm_internal.h"
 #include "harness.h"
-#include "interval_tree.h"
+#include "lib/interval_tree.h"
 #include "linux/slab.h"
-#include "rbtree.h"
+#include "lib/rbtree.h"
 
 #define U64_MAX_ ((u64)~(u64)0)
 #define P(n) ((u64)(n) * 0x1000)

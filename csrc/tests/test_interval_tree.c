@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The augmented interval tree of drm_gpuva (csrc/interval_tree.c): drawn
+ * The augmented interval tree of drm_gpuva (csrc/lib/interval_tree.c): drawn
  * cases for the kernel's query semantics (zero ranges, equal starts, wrap at
  * 2^64), then a long seeded random run against a brute-force model.
  *
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "interval_tree.h"
+#include "lib/interval_tree.h"
 #include "linux/slab.h"
 
 #define U64_MAX_ ((u64)~(u64)0)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The plain red-black tree of csrc/rbtree.c (no augmentation): insert and
+ * The plain red-black tree of csrc/lib/rbtree.c (no augmentation): insert and
  * erase with the leftmost cache, traversal both ways, structural checks,
  * against a count-per-key model. The augmented use is tested by
  * test_interval_tree.
@@ -10,7 +10,7 @@
 
 #include "harness.h"
 #include "linux/slab.h"
-#include "rbtree.h"
+#include "lib/rbtree.h"
 
 struct item {
 	u64 key;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Split/merge engine tests (csrc/sm.c): the sm_map case table, the kernel
+ * Split/merge engine tests (csrc/gpuvm/sm.c): the sm_map case table, the kernel
  * documentation's 15 split/merge drawings, sm_unmap, madvise, prefetch,
  * bo_unmap, validation, zero-sized requests, callback errors, an
  * immediate-mode style driver that edits the tree from inside the walk, and
@@ -20,7 +20,7 @@
 #include "linux/slab.h"
 
 #include "harness.h"
-#include "sm_internal.h"
+#include "gpuvm/sm_internal.h"
 
 #define P 0x1000ull
 #define N 0x100000ull

@@ -6,7 +6,7 @@
  * through the plain drm_gpuvm_bo_put() / drm_gpuva_unlink() it must free the
  * vm_bo and the GEM without touching freed memory (this file runs under ASan
  * in CI); released through the _locked forms with the caller holding the
- * GEM's lock it frees the lock under its holder, which gem.c turns into an
+ * GEM's lock it frees the lock under its holder, which drm_gem.c turns into an
  * abort with a diagnosis (checked in a forked child).
  *
  * Layout used by most tests (VM window [0, 1 << 32), reserved node first):
@@ -156,7 +156,7 @@ struct seed_child_args {
 	bool via_unlink;
 };
 
-/* Kernel semantics under the caller's lock: must die in gem.c, not corrupt memory. */
+/* Kernel semantics under the caller's lock: must die in drm_gem.c, not corrupt memory. */
 static void seed_locked_child(void *p)
 {
 	const struct seed_child_args *args = p;

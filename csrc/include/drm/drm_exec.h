@@ -3,7 +3,7 @@
  * drm_exec: lock a set of GEM objects' reservation objects in one deadlock-free
  * transaction. On contention every lock is dropped, the contended object is
  * locked first (slow path) and the caller's locking block is run again.
- * Implementation: drm_exec.c.
+ * Implementation: csrc/standin/drm_exec.c.
  *
  *	drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT, 0);
  *	drm_exec_until_all_locked(&exec) {

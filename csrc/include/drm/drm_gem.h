@@ -2,7 +2,7 @@
 /*
  * A userspace GEM object: refcount, size, reservation object (its own, or the
  * one of another object it shares with, e.g. a VM's resv object), and the
- * gpuva list of vm_bos with its mutex. Implementation: gem.c.
+ * gpuva list of vm_bos with its mutex. Implementation: csrc/standin/drm_gem.c.
  */
 #ifndef PYGPUVM_DRM_GEM_H
 #define PYGPUVM_DRM_GEM_H

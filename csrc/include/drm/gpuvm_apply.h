@@ -16,7 +16,7 @@
  * the VM is untouched. With GPUVM_APPLY_LOCKED the caller holds the gpuva lock
  * of every GEM involved and the _locked link/unlink forms are used; otherwise
  * the internally locking forms are used (unlink_defer in immediate mode).
- * Implementation: csrc/apply.c.
+ * Implementation: csrc/driver/apply.c.
  */
 #ifndef PYGPUVM_GPUVM_APPLY_H
 #define PYGPUVM_GPUVM_APPLY_H

@@ -4,7 +4,7 @@
  * hook (an atomic counter plus an optional callback receiving the text); the
  * code then continues exactly as the kernel would. GPUVM_BUG() is for states
  * where continuing would corrupt memory: it prints and aborts. Neither depends
- * on NDEBUG, so checks stay active in release builds. Implementation: diag.c.
+ * on NDEBUG, so checks stay active in release builds. Implementation: csrc/standin/bug.c.
  */
 #ifndef PYGPUVM_LINUX_BUG_H
 #define PYGPUVM_LINUX_BUG_H

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Refcounted completion fences with callbacks. Implementation: dma_fence.c. */
+/* Refcounted completion fences with callbacks. Implementation: csrc/standin/dma_fence.c. */
 #ifndef PYGPUVM_LINUX_DMA_FENCE_H
 #define PYGPUVM_LINUX_DMA_FENCE_H
 

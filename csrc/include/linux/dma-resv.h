@@ -3,7 +3,7 @@
  * Reservation objects: a ww_mutex plus fence slots. Fences are added under the
  * lock into slots reserved beforehand (dma_resv_reserve_fences); reservations
  * lapse at unlock, so adding without a reservation is caught (WARN), as with
- * the kernel's debug builds. Implementation: dma_resv.c.
+ * the kernel's debug builds. Implementation: csrc/standin/dma_resv.c.
  */
 #ifndef PYGPUVM_LINUX_DMA_RESV_H
 #define PYGPUVM_LINUX_DMA_RESV_H

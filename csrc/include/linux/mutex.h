@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sleeping locks that know their owner, so "held by me" assertions are real
- * checks (the kernel gets this from lockdep). Implementation: csrc/lock.c.
+ * checks (the kernel gets this from lockdep). Implementation: csrc/standin/mutex.c.
  */
 #ifndef PYGPUVM_LINUX_MUTEX_H
 #define PYGPUVM_LINUX_MUTEX_H

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Red-black tree node types with the kernel's names (layout: csrc/rbtree.c). */
+/* Red-black tree node types with the kernel's names (layout: csrc/lib/rbtree.c). */
 #ifndef PYGPUVM_LINUX_RBTREE_TYPES_H
 #define PYGPUVM_LINUX_RBTREE_TYPES_H
 

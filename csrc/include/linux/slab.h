@@ -2,7 +2,7 @@
 /*
  * Every allocation of the C core goes through this hook, so tests can count
  * live objects (leak checks) and make the N-th allocation fail (every -ENOMEM
- * path becomes testable). Process-wide and thread-safe. Implementation: alloc.c.
+ * path becomes testable). Process-wide and thread-safe. Implementation: csrc/standin/slab.c.
  */
 #ifndef PYGPUVM_LINUX_SLAB_H
 #define PYGPUVM_LINUX_SLAB_H

@@ -4,7 +4,7 @@
  * a context that already holds locks and finds one held by an OLDER context
  * backs off with -EDEADLK; everybody else waits. Each context gets a stamp
  * from its class (lower = older), so back-off never starves the oldest
- * transaction and no cycle of waiters can form. Implementation: ww_mutex.c.
+ * transaction and no cycle of waiters can form. Implementation: csrc/standin/ww_mutex.c.
  */
 #ifndef PYGPUVM_LINUX_WW_MUTEX_H
 #define PYGPUVM_LINUX_WW_MUTEX_H

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#include "gpuvm_internal.h"
-#include "interval_tree.h"
+#include "gpuvm/gpuvm_internal.h"
+#include "lib/interval_tree.h"
 
 static bool u64_add_overflows(u64 a, u64 b)
 {

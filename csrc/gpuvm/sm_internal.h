@@ -2,7 +2,7 @@
 /*
  * Split/merge walks shared by sm.c (callbacks, ops lists) and gpuvm_exec.c
  * (drm_gpuvm_sm_map_exec_lock / sm_unmap_exec_lock). Only the sm_step_*
- * members of @ops are used. Implementation: sm.c.
+ * members of @ops are used. Implementation: csrc/gpuvm/sm.c.
  */
 #ifndef PYGPUVM_SM_INTERNAL_H
 #define PYGPUVM_SM_INTERNAL_H

@@ -3,7 +3,7 @@
  * Red-black tree: the plain (non-augmented) instantiation of the core in
  * rbtree.h, in-order traversal, and a structural checker for tests.
  */
-#include "rbtree.h"
+#include "lib/rbtree.h"
 
 #include <errno.h>
 

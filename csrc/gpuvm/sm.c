@@ -13,9 +13,9 @@
 #include "drm/drm_gpuvm.h"
 #include "linux/slab.h"
 
-#include "gem_gpuva_lock.h"
-#include "gpuvm_internal.h"
-#include "sm_internal.h"
+#include "gpuvm/gem_gpuva_lock.h"
+#include "gpuvm/gpuvm_internal.h"
+#include "gpuvm/sm_internal.h"
 
 /* ------------------------------------------------------------ step emission */
 

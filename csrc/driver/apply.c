@@ -9,7 +9,7 @@
 #include "drm/gpuvm_apply.h"
 #include "linux/slab.h"
 
-#include "gpuvm_internal.h"
+#include "gpuvm/gpuvm_internal.h"
 
 static struct drm_gpuva *va_alloc(const struct gpuvm_apply_ctx *ctx)
 {

@@ -7,7 +7,7 @@
  * Two forms of every function that touches a GEM's vm_bo list:
  *  - *_locked: the kernel's semantics; the caller holds the GEM's gpuva lock
  *    (asserted). A last put frees the vm_bo and drops its GEM reference under
- *    that lock, which may free the GEM and its lock: gem.c aborts with a
+ *    that lock, which may free the GEM and its lock: drm_gem.c aborts with a
  *    diagnosis when that happens.
  *  - plain: take the gpuva lock themselves (gem_gpuva_lock.h), decide and
  *    unlink under it, and only after unlocking free the vm_bo and drop the
@@ -21,8 +21,8 @@
 #include "drm/drm_gpuvm.h"
 #include "linux/slab.h"
 
-#include "gem_gpuva_lock.h"
-#include "vm_bo_lists.h"
+#include "gpuvm/gem_gpuva_lock.h"
+#include "gpuvm/vm_bo_lists.h"
 
 /* ------------------------------------------------------- create and free */
 

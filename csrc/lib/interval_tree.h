@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM's interval tree of drm_gpuva (private to gpuvm.c and the tests).
+ * The VM's interval tree of drm_gpuva (private to csrc/gpuvm/ and the tests).
  * Keyed by va.addr; each node covers the inclusive interval
  * [va.addr, va.addr + va.range - 1] computed modulo 2^64 (a zero-range VA at
  * a covers [a, a-1]), and rb.__subtree_last holds the largest such last byte
- * in its subtree. Implementation: interval_tree.c.
+ * in its subtree. Implementation: csrc/lib/interval_tree.c.
  */
 #ifndef PYGPUVM_INTERVAL_TREE_H
 #define PYGPUVM_INTERVAL_TREE_H

@@ -4,11 +4,11 @@
  * are static inline and handed to the always-inline core of rbtree.h, so the
  * compiler specialises the rebalancing for this tree: no indirect calls.
  */
-#include "interval_tree.h"
+#include "lib/interval_tree.h"
 
 #include <errno.h>
 
-#include "rbtree.h"
+#include "lib/rbtree.h"
 
 static inline struct drm_gpuva *it_va(const struct rb_node *node)
 {

@@ -13,8 +13,8 @@
  */
 #include "drm/drm_gpuvm.h"
 
-#include "sm_internal.h"
-#include "vm_bo_lists.h"
+#include "gpuvm/sm_internal.h"
+#include "gpuvm/vm_bo_lists.h"
 
 /* "prepare": reserve fence slots only if the caller asked for some. */
 static int exec_prepare_obj(struct drm_exec *exec, struct drm_gem_object *obj,
