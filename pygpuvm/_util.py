@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 from weakref import ref
 
 from ._gpuvm import ffi
@@ -19,6 +19,27 @@ def u64(name: str, value: Any) -> int:
     if value < 0 or value > U64_MAX:
         raise ValueError(f"{name} must be in [0, 2**64), got {value:#x}")
     return int(value)
+
+
+# Return values of C fills from here up are results (errno, flag bits), not counts.
+_COUNT_LIMIT = 1 << 32
+
+
+def retry(fill: Callable[[Any, int], int], n: int, new: Callable[[int], Any]) -> tuple[int, Any]:
+    """The count-and-retry protocol of the C helpers that fill caller arrays.
+
+    ``fill(buf, n)`` writes at most ``n`` entries into ``buf`` and returns the
+    total it has (a negative errno or a value >= 2**32 is a result, not a
+    count). Calls it with ``new(n)`` buffers until everything fits; returns
+    the last result and its buffer. Callers usually try their own scratch
+    buffer first and come here when it was too small.
+    """
+    while True:
+        buf = new(n)
+        ret = fill(buf, n)
+        if not n < ret < _COUNT_LIMIT:
+            return ret, buf
+        n = ret
 
 
 def addr_of(ptr: Any) -> int:

@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 from . import _callbacks
 from ._gpuvm import ffi, lib
 from ._util import u64
-from .errors import DetachedError, VMBusyError, error_from_errno
+from .errors import DetachedError, error_from_errno
 from .fence import Fence, ResvUsage, _usage
 from .gem import GemObject
 
@@ -226,13 +226,8 @@ class Exec:
             raise RuntimeError("this thread already holds an exec transaction; "
                                "unlock it before locking another one")
         vm = self._vm
-        vm._lock.acquire()
+        vmp = vm._enter()
         try:
-            if vm._walking:
-                raise VMBusyError("the VM is walking (called from a driver callback)")
-            vmp = vm._ptr
-            if vmp is None:
-                raise DetachedError(f"VM {vm.name!r} is closed")
             self._lock_c(vmp)
         except BaseException:
             vm._lock.release()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
 from ._gpuvm import ffi, lib
-from ._util import WeakCache, addr_of, u64
+from ._util import WeakCache, addr_of, retry, u64
 from .errors import OutOfMemoryError
 
 if TYPE_CHECKING:
@@ -94,13 +95,8 @@ class GemObject:
         from .vm import VM
 
         out: list[VmBo] = []
-        size = 8
-        while True:
-            arr = ffi.new("struct drm_gpuvm_bo *[]", size)
-            n = lib.pygpuvm_gem_vm_bos(self._ptr, arr, size)
-            if n <= size:
-                break
-            size = n
+        n, arr = retry(partial(lib.pygpuvm_gem_vm_bos, self._ptr), 8,
+                       lambda m: ffi.new("struct drm_gpuvm_bo *[]", max(1, m)))
         for i in range(n):
             vm = VM._from_ptr(arr[i].vm)
             if vm is None:

@@ -41,9 +41,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
-from . import _callbacks
+from . import _callbacks, _records
 from ._gpuvm import ffi, lib
-from ._util import WeakCache, addr_of, hexs, u64
+from ._records import HDR, OP_W, VA_W
+from ._util import WeakCache, addr_of, hexs, retry, u64
 from .batch import Batch, BatchResult
 from .errors import (
     DetachedError,
@@ -55,8 +56,8 @@ from .errors import (
     VMBusyError,
     error_from_errno,
 )
-from .gem import GemObject, _gems, gem_from_addr
-from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
+from .gem import GemObject
+from .ops import MapOp, Op, Ops, Piece
 from .va import Va
 from .vm_bo import VmBo
 
@@ -65,55 +66,60 @@ __all__ = ["VM"]
 _vm_registry: weakref.WeakValueDictionary[int, VM] = weakref.WeakValueDictionary()
 _vm_registry_lock = threading.Lock()
 
-_OP_MAP = int(lib.DRM_GPUVA_OP_MAP)
-_OP_REMAP = int(lib.DRM_GPUVA_OP_REMAP)
-_OP_UNMAP = int(lib.DRM_GPUVA_OP_UNMAP)
-_OP_PREFETCH = int(lib.DRM_GPUVA_OP_PREFETCH)
-
 _KIND_MAP = int(lib.PYGPUVM_KIND_MAP)
 _KIND_UNMAP = int(lib.PYGPUVM_KIND_UNMAP)
 _KIND_PREFETCH = int(lib.PYGPUVM_KIND_PREFETCH)
 _KIND_MADVISE = int(lib.PYGPUVM_KIND_MADVISE)
 
-# Record layouts: see _cdef/pyhelpers.h.
-_VA_W = int(lib.PYGPUVM_VA_WORDS)
-_VA_KERNEL = int(lib.PYGPUVM_VA_KERNEL)
-_OP_W = int(lib.PYGPUVM_OP_WORDS)
-_OP_KEEP = int(lib.PYGPUVM_OP_KEEP)
-_OP_PREV = int(lib.PYGPUVM_OP_PREV)
-_OP_NEXT = int(lib.PYGPUVM_OP_NEXT)
-_OP_KERNEL = int(lib.PYGPUVM_OP_KERNEL)
-_OP_HELD = int(lib.PYGPUVM_OP_HELD)
-_HDR = int(lib.PYGPUVM_HDR_WORDS)
-_FAILED_MAX = int(lib.PYGPUVM_FAILED_MAX)
-
 # Each VM keeps one scratch buffer for the records of a call: room for the
 # ops of any ordinary request, or a few dozen VAs of a range query.
 _SCRATCH_OPS = 16
-_SCRATCH_WORDS = _HDR + _SCRATCH_OPS * _OP_W
-_SCRATCH_VAS = _SCRATCH_WORDS // _VA_W
-# Records unpacked per ffi.unpack() when wrapping many VAs (bounds the
-# temporary list of ints, not the number of calls that matters).
-_CHUNK = 4096
+_SCRATCH_WORDS = HDR + _SCRATCH_OPS * OP_W
+_SCRATCH_VAS = _SCRATCH_WORDS // VA_W
 
 _U64_MAX = (1 << 64) - 1
 _2_64 = 1 << 64
-_I64_MIN = 1 << 63
 _NULL = ffi.NULL
+_new = ffi.new
 _unpack = ffi.unpack
 _tuple_new = tuple.__new__
 _object_new = object.__new__
-_ref = weakref.ref
 _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
 _collect_recs = lib.pygpuvm_vm_collect_recs
 _vm_bind = lib.pygpuvm_vm_bind
-_gems_get = _gems.get
 
 
-def _signed(v: int) -> int:
-    """A u64 word holding a C long."""
-    return v - (1 << 64) if v >= _I64_MIN else v
+def _words(n: int) -> Any:
+    return _new("u64[]", max(1, n))
+
+
+def _op_words(n: int) -> Any:
+    return _words(n * OP_W)
+
+
+def _bind_words(n: int) -> Any:
+    return _words(HDR + n * OP_W)
+
+
+def _va_words(n: int) -> Any:
+    return _words(n * VA_W)
+
+
+def _vm_bo_ptrs(n: int) -> Any:
+    return _new("struct drm_gpuvm_bo *[]", max(1, n))
+
+
+def _applied(vm: VM, ops: Sequence[Op], gen: int, kind: str) -> Ops:
+    """The Ops of a request VM.map/VM.unmap applied (and freed) in the same call."""
+    result: Ops = _object_new(Ops)
+    result._vm = vm
+    result._ptr = None
+    result._ops = tuple(ops)
+    result._gen = gen
+    result.kind = kind
+    result.applied = True
+    return result
 
 
 def _busy() -> VMBusyError:
@@ -133,15 +139,7 @@ class _Locked:
         self._vm = vm
 
     def __enter__(self) -> Any:
-        vm = self._vm
-        vm._lock.acquire()
-        if vm._walking:
-            vm._lock.release()
-            raise _busy()
-        if vm._ptr is None:
-            vm._lock.release()
-            raise _closed(vm)
-        return vm._ptr
+        return self._vm._enter()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._vm._lock.release()
@@ -157,11 +155,11 @@ class _StepsPayload(_callbacks.Payload):
         self.vm = vm
         self.steps = steps
         self.ops: list[Op] = []
-        self.buf = ffi.new("u64[]", _OP_W)
+        self.buf = ffi.new("u64[]", OP_W)
 
     def step(self, cop: Any, name: str) -> int:
         lib.pygpuvm_op_rec(cop, self.buf)
-        op = self.vm._ops_from_recs(_unpack(self.buf, _OP_W), 0, 1, False, {})[0]
+        op = _records.ops(self.vm, _unpack(self.buf, OP_W), 1, {}, False)[0][0]
         self.ops.append(op)
         ret = getattr(self.steps, name)(op)
         if ret is None:
@@ -180,7 +178,8 @@ class _ApplyPayload(_callbacks.Payload):
 
     def insert_failed(self, piece: Any) -> None:
         obj = GemObject._from_ptr(piece.gem.obj)
-        self.failed.append(_failed_text(piece.va.addr, piece.va.range, obj, piece.gem.offset))
+        self.failed.append(_records.failed_text(piece.va.addr, piece.va.range, obj,
+                                                piece.gem.offset))
 
 
 class _ValidatePayload(_callbacks.Payload):
@@ -207,41 +206,6 @@ class _ValidatePayload(_callbacks.Payload):
             lib.drm_gpuvm_bo_evict(cvm_bo, False)
             return 0
         return int(ret)
-
-
-def _failed_text(addr: int, range_: int, obj: GemObject | None, offset: int) -> str:
-    name = obj.name if obj is not None else "-"
-    return f"insert_failed {hexs(addr)} {hexs(range_)} {name} {hexs(offset)}"
-
-
-def _failed_pieces(v: list[int], failed: int, memo: dict[int, Any]) -> list[str]:
-    """Warning texts of the failed pieces recorded in a header (words 4...)."""
-    out = []
-    for i in range(min(failed, _FAILED_MAX)):
-        a, r, off, o = v[4 + 4 * i:8 + 4 * i]
-        obj = memo[o] if o in memo else gem_from_addr(o)
-        out.append(_failed_text(a, r, obj, off))
-    if failed > _FAILED_MAX:
-        out.append(f"insert_failed: {failed - _FAILED_MAX} more pieces")
-    return out
-
-
-def _pieces(src: Any, n: int) -> list[Piece]:
-    """Piece snapshots of ``n`` VA records (caller holds the VM lock: GEMs alive)."""
-    out: list[Piece] = []
-    append = out.append
-    gems: dict[int, Any] = {0: None}
-    for start in range(0, n, _CHUNK):
-        m = min(_CHUNK, n - start)
-        v = _unpack(src + start * _VA_W if start else src, m * _VA_W)
-        for i in range(0, m * _VA_W, _VA_W):
-            o = v[i + 4]
-            if o in gems:
-                obj = gems[o]
-            else:
-                obj = gems[o] = gem_from_addr(o)
-            append(_tuple_new(Piece, (v[i + 1], v[i + 2], obj, v[i + 3])))
-    return out
 
 
 def _range_args(start: Any, end: Any) -> tuple[int, int]:
@@ -348,7 +312,18 @@ class VM:
             return None
         return vm
 
+    def _enter(self) -> Any:
+        """The one guard: take the VM lock and return the C VM. Raises (lock
+        released) VMBusyError from a driver callback of a walk on this VM, and
+        DetachedError once the VM is closed. The caller releases ``_lock``."""
+        self._lock.acquire()
+        if self._walking or self._ptr is None:
+            self._lock.release()
+            raise _busy() if self._walking else _closed(self)
+        return self._ptr
+
     def _locked(self) -> _Locked:
+        """``with vm._locked() as ptr``: :meth:`_enter` as a context manager."""
         return _Locked(self)
 
     def _take_scratch(self) -> Any:
@@ -356,127 +331,11 @@ class VM:
         # running Python code under this thread's RLock) gets a fresh one.
         buf = self._scratch
         self._scratch = None
-        return buf if buf is not None else ffi.new("u64[]", _SCRATCH_WORDS)
+        return buf if buf is not None else _new("u64[]", _SCRATCH_WORDS)
 
     def _r_obj(self) -> Any:
         with self._locked() as ptr:
             return ptr.r_obj
-
-    def _wrap_va(self, ptr: Any) -> Va:
-        """The wrapper of a VA of this VM (caller holds the lock; the VA is mapped)."""
-        key = addr_of(ptr)
-        va = self._vas.get(key)
-        if va is not None:
-            return va
-        kernel = ptr == ffi.addressof(self._ptr, "kernel_alloc_node")
-        va = Va(self, key, int(ptr.va.addr), int(ptr.va.range), int(ptr.gem.offset),
-                GemObject._from_ptr(ptr.gem.obj), bool(kernel), int(ptr.flags))
-        self._vas.put(key, va)
-        return va
-
-    def _new_va(self, v: list[int]) -> Va:
-        """A new wrapper for the VA record ``v`` (caller holds the lock; VA mapped)."""
-        key = v[0]
-        o = v[4]
-        r = _gems_get(o)
-        obj = r() if r is not None else None
-        if obj is None and o:
-            obj = gem_from_addr(o)
-        fl = v[5]
-        va = Va(self, key, v[1], v[2], v[3], obj, fl >= _VA_KERNEL, fl & 0xFFFFFFFF)
-        vad = self._vad
-        vad[key] = _ref(va)
-        if len(vad) > self._vas.sweep_at:
-            self._vas.sweep()
-        return va
-
-    def _wrap_va_recs(self, src: Any, n: int) -> list[Va]:
-        """Wrappers of ``n`` VA records in ``src`` (caller holds the lock; VAs mapped)."""
-        out: list[Va] = []
-        append = out.append
-        vad = self._vad
-        get = vad.get
-        gems: dict[int, GemObject | None] = {0: None}
-        for start in range(0, n, _CHUNK):
-            m = min(_CHUNK, n - start)
-            v = _unpack(src + start * _VA_W if start else src, m * _VA_W)
-            for i in range(0, m * _VA_W, _VA_W):
-                key = v[i]
-                r = get(key)
-                if r is not None:
-                    va = r()
-                    if va is not None:
-                        append(va)
-                        continue
-                o = v[i + 4]
-                if o in gems:
-                    obj = gems[o]
-                else:
-                    obj = gems[o] = gem_from_addr(o)
-                # Va.__init__ inlined: iteration pays this once per VA.
-                fl = v[i + 5]
-                va = _object_new(Va)
-                va._vm = self
-                va._key = key
-                va.addr = v[i + 1]
-                va.range = v[i + 2]
-                va.offset = v[i + 3]
-                va.obj = obj
-                va.kernel = fl >= _VA_KERNEL
-                va._flags = fl & 0xFFFFFFFF
-                va._detached = False
-                vad[key] = _ref(va)
-                append(va)
-        if len(vad) > self._vas.sweep_at:
-            self._vas.sweep()
-        return out
-
-    def _ops_from_recs(self, v: list[int], base: int, n: int, applied: bool,
-                       gems: dict[int, Any]) -> list[Op]:
-        """Op snapshots of ``n`` op records of ``v`` from word ``base`` (caller holds the
-        lock). ``applied``: the ops were just applied, so their VAs are gone: their
-        wrappers are detached (or made detached) and leave the cache."""
-        out: list[Op] = []
-        vad = self._vad
-        gems.setdefault(0, None)
-        for j in range(base, base + n * _OP_W, _OP_W):
-            t = v[j]
-            typ = t & 0xFF
-            o = v[j + 6]
-            obj = gems[o] if o in gems else gems.setdefault(o, gem_from_addr(o))
-            if typ == _OP_MAP:
-                out.append(_tuple_new(MapOp, (v[j + 3], v[j + 4], obj, v[j + 5])))
-                continue
-            key = v[j + 1]
-            r = vad.get(key)
-            va = r() if r is not None else None
-            if applied:
-                if va is not None:
-                    va._detached = True
-                    del vad[key]
-                else:
-                    va = Va(self, key, v[j + 3], v[j + 4], v[j + 5], obj, bool(t & _OP_KERNEL),
-                            v[j + 2], True)
-            elif va is None:
-                va = Va(self, key, v[j + 3], v[j + 4], v[j + 5], obj, bool(t & _OP_KERNEL),
-                        v[j + 2])
-                vad[key] = _ref(va)
-            if typ == _OP_REMAP:
-                prev = nxt = None
-                if t & _OP_PREV:
-                    prev = _tuple_new(Piece, (v[j + 7], v[j + 8], obj, v[j + 9]))
-                if t & _OP_NEXT:
-                    nxt = _tuple_new(Piece, (v[j + 11], v[j + 12], obj, v[j + 13]))
-                out.append(_tuple_new(RemapOp, (va, bool(t & _OP_KEEP), prev, nxt)))
-            elif typ == _OP_UNMAP:
-                out.append(_tuple_new(UnmapOp, (va, bool(t & _OP_KEEP))))
-            elif typ == _OP_PREFETCH:
-                out.append(_tuple_new(PrefetchOp, (va,)))
-            else:
-                raise ValueError(f"unexpected op type {typ}")
-        if not applied and len(vad) > self._vas.sweep_at:
-            self._vas.sweep()
-        return out
 
     def _wrap_vm_bo(self, ptr: Any) -> VmBo:
         """Wrapper of a vm_bo the caller keeps alive; takes a reference for a new wrapper."""
@@ -515,68 +374,59 @@ class VM:
             raise error_from_errno(lib.PTR_ERR(cops), f"{kind} ops")
         lib.drm_gpuvm_get(self._ptr)
         owned = ffi.gc(cops, self._ops_free)
-        n = lib.pygpuvm_ops_recs(owned, ffi.NULL, 0)
-        recs = ffi.new("u64[]", max(1, n * _OP_W))
-        lib.pygpuvm_ops_recs(owned, recs, n)
-        return self._own_ops(owned, self._ops_from_recs(_unpack(recs, n * _OP_W), 0, n, False, {}),
+        n, recs = retry(partial(lib.pygpuvm_ops_recs, owned), 0, _op_words)
+        return self._own_ops(owned, _records.ops(self, _unpack(recs, n * OP_W), n, {}, False)[0],
                              kind)
 
     def _create(self, kind: int, name: str, addr: int, range_: int, obj: Any, cobj: Any,
                 offset: int) -> Ops:
         """sm_map / sm_unmap / madvise / prefetch ops, not applied: one C call."""
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
+        ptr = self._enter()
+        try:
             buf = self._take_scratch()
             cops = lib.pygpuvm_ops_create(ptr, kind, addr, range_, cobj, offset, buf,
                                           _SCRATCH_WORDS)
             if cops == _NULL:
-                err = _signed(buf[0])
                 self._scratch = buf
-                raise error_from_errno(err, f"{name} ops")
+                raise error_from_errno(_records.signed(buf[0]), f"{name} ops")
             owned = ffi.gc(cops, self._ops_free)
             n = buf[0]
+            src = buf + HDR
             if n > _SCRATCH_OPS:
-                src = ffi.new("u64[]", n * _OP_W)
-                lib.pygpuvm_ops_recs(owned, src, n)
-            else:
-                src = buf + _HDR
+                n, src = retry(partial(lib.pygpuvm_ops_recs, owned), n, _op_words)
             gems = {obj._key: obj} if obj is not None else {}
-            ops = self._ops_from_recs(_unpack(src, n * _OP_W), 0, n, False, gems)
+            ops = _records.ops(self, _unpack(src, n * OP_W), n, gems, False)[0]
             self._scratch = buf
             result = self._own_ops(owned, ops, name)
+        finally:
+            self._lock.release()
         if _PENDING[0]:
             _raise_pending()
         return result
 
     def _bind(self, kind: int, addr: int, range_: int, obj: Any, cobj: Any, offset: int) -> Ops:
         """VM.map / VM.unmap: ops created, applied and freed in one C call."""
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
+        ptr = self._enter()
+        try:
             buf = self._scratch
             self._scratch = None
             if buf is None:
-                buf = ffi.new("u64[]", _SCRATCH_WORDS)
+                buf = _new("u64[]", _SCRATCH_WORDS)
             ret = _vm_bind(ptr, kind, addr, range_, cobj, offset, buf, _SCRATCH_WORDS)
             if ret == 1 and kind == _KIND_MAP:
                 # A map into a hole: the one op is the request itself, nothing to read.
                 gen = self._gen
                 self._gen = gen + 1
                 self._count += 1
-                result = Ops(self, None, (_tuple_new(MapOp, (addr, range_, obj, offset)),), gen,
-                             "map", True)
                 self._scratch = buf
+                result = _applied(self, (_tuple_new(MapOp, (addr, range_, obj, offset)),), gen,
+                                  "map")
                 warn = None
             else:
                 result, warn = self._bind_slow(ret, buf, ptr, kind, addr, range_, obj, cobj,
                                                offset)
+        finally:
+            self._lock.release()
         if warn:
             for text in warn:
                 warnings.warn(GpuvmWarning(text), stacklevel=3)
@@ -588,80 +438,30 @@ class VM:
                    obj: Any, cobj: Any, offset: int) -> tuple[Ops, list[str] | None]:
         """The rest of _bind (caller holds the lock and took ``buf``): retries with room
         for every record, errors, op snapshots, held references, failed inserts."""
-        src, cap = buf, _SCRATCH_OPS
-        while cap < ret < (1 << 32):
+        src = buf
+        if _SCRATCH_OPS < ret < (1 << 32):
             # More ops than records fit: nothing was applied; again with room.
-            cap = ret
-            src = ffi.new("u64[]", _HDR + cap * _OP_W)
-            ret = _vm_bind(ptr, kind, addr, range_, cobj, offset, src, _HDR + cap * _OP_W)
+            def fill(b: Any, n: int) -> int:
+                return int(_vm_bind(ptr, kind, addr, range_, cobj, offset, b, HDR + n * OP_W))
+            ret, src = retry(fill, ret, _bind_words)
+        what = "map" if kind == _KIND_MAP else "unmap"
         if ret < 0:
             self._scratch = buf
-            raise error_from_errno(ret, "map" if kind == _KIND_MAP else "unmap")
+            raise error_from_errno(ret, what)
         n = ret & 0xFFFFFFFF
         failed = ret >> 32
         gen = self._gen
         gems = {obj._key: obj} if obj is not None else {}
-        held = 0
-        if kind == _KIND_MAP and n == 1:
-            ops: list[Op] | tuple[Op, ...] = (_tuple_new(MapOp, (addr, range_, obj, offset)),)
-            delta = 1
-        else:
-            ops, delta, held = self._applied_ops(_unpack(src + _HDR, n * _OP_W), n, gems)
+        ops, delta, held = _records.ops(self, _unpack(src + HDR, n * OP_W), n, gems, True)
         # Names of failed pieces come from gems: every object involved is in it.
-        warn = _failed_pieces(_unpack(src, _HDR), failed, gems) if failed else None
+        warn = _records.failed_pieces(_unpack(src, HDR), failed, gems) if failed else None
         if held:
-            lib.pygpuvm_put_held(src + _HDR, n)
+            lib.pygpuvm_put_held(src + HDR, n)
         self._scratch = buf
         if n:
             self._gen = gen + 1
             self._count += delta - failed
-        return Ops(self, None, ops, gen, "map" if kind == _KIND_MAP else "unmap", True), warn
-
-    def _applied_ops(self, v: list[int], n: int, gems: dict[int, Any]
-                     ) -> tuple[list[Op], int, int]:
-        """Op snapshots of ``n`` op records that were just applied: their VAs are gone,
-        so the wrappers detach (or are made detached) and leave the cache. Returns
-        the ops, the change in the VA count (failed inserts not subtracted) and
-        whether a record holds a GEM reference (PYGPUVM_OP_HELD)."""
-        out: list[Op] = []
-        append = out.append
-        vad = self._vad
-        delta = held = 0
-        for j in range(0, n * _OP_W, _OP_W):
-            t = v[j]
-            typ = t & 0xFF
-            o = v[j + 6]
-            if o in gems:
-                obj = gems[o]
-            else:
-                obj = gems[o] = gem_from_addr(o)
-            if typ == _OP_MAP:
-                append(_tuple_new(MapOp, (v[j + 3], v[j + 4], obj, v[j + 5])))
-                delta += 1
-                continue
-            held |= t & _OP_HELD
-            key = v[j + 1]
-            r = vad.get(key)
-            va = r() if r is not None else None
-            if va is not None:
-                va._detached = True
-                del vad[key]
-            else:
-                va = Va(self, key, v[j + 3], v[j + 4], v[j + 5], obj, bool(t & _OP_KERNEL),
-                        v[j + 2], True)
-            delta -= 1
-            if typ == _OP_REMAP:
-                prev = nxt = None
-                if t & _OP_PREV:
-                    prev = _tuple_new(Piece, (v[j + 7], v[j + 8], obj, v[j + 9]))
-                    delta += 1
-                if t & _OP_NEXT:
-                    nxt = _tuple_new(Piece, (v[j + 11], v[j + 12], obj, v[j + 13]))
-                    delta += 1
-                append(_tuple_new(RemapOp, (va, bool(t & _OP_KEEP), prev, nxt)))
-            else:
-                append(_tuple_new(UnmapOp, (va, bool(t & _OP_KEEP))))
-        return out, delta, held
+        return _applied(self, ops, gen, what), warn
 
     def _apply_locked(self, vmp: Any, ops: Ops) -> None:
         if ops._vm is not self:
@@ -699,10 +499,8 @@ class VM:
         failed = int(res.failed)
         if failed:
             # The pieces' objects are alive: the ops hold their wrappers.
-            v = _unpack(fbuf, 4 * min(failed, room))
-            for i in range(0, len(v), 4):
-                warnings.warn(GpuvmWarning(_failed_text(v[i], v[i + 1], gem_from_addr(v[i + 3]),
-                                                        v[i + 2])), stacklevel=3)
+            for text in _records.failed_list(_unpack(fbuf, 4 * min(failed, room))):
+                warnings.warn(GpuvmWarning(text), stacklevel=3)
 
     # ------------------------------------------------------------ queries
 
@@ -745,22 +543,14 @@ class VM:
             return bool(lib.drm_gpuvm_interval_empty(ptr, addr, range_))
 
     def _find(self, how: int, a: int, b: int) -> Va | None:
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
+        ptr = self._enter()
+        try:
             buf = self._take_scratch()
             key = lib.pygpuvm_vm_find_rec(ptr, how, a, b, buf)
-            va = None
-            if key:
-                r = self._vad.get(key)
-                if r is not None:
-                    va = r()
-                if va is None:
-                    va = self._new_va(_unpack(buf, _VA_W))
+            va = _records.va(self, key, buf) if key else None
             self._scratch = buf
+        finally:
+            self._lock.release()
         if _PENDING[0]:
             _raise_pending()
         return va
@@ -789,32 +579,29 @@ class VM:
 
     def _collect(self, addr: int, range_: int, whole: bool, skip_kernel: bool,
                  pieces: bool = False) -> list[Any]:
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
+        ptr = self._enter()
+        try:
             buf = self._take_scratch()
             if whole:
                 # Everything: the array is O(n) anyway, so size it for one walk.
                 size = self._count + 2
-                src = ffi.new("u64[]", size * _VA_W)
+                src = _va_words(size)
             else:
                 # A range: start small so a query stays O(log n + k).
                 size, src = _SCRATCH_VAS, buf
             n = _collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
-            while n > size:
-                size = n
-                src = ffi.new("u64[]", size * _VA_W)
-                n = _collect_recs(ptr, addr, range_, whole, skip_kernel, src, size)
+            if n > size:
+                n, src = retry(partial(_collect_recs, ptr, addr, range_, whole, skip_kernel), n,
+                               _va_words)
             if not n:
                 out: list[Any] = []
             elif pieces:
-                out = _pieces(src, n)
+                out = _records.pieces(src, n)
             else:
-                out = self._wrap_va_recs(src, n)
+                out = _records.vas(self, src, n)
             self._scratch = buf
+        finally:
+            self._lock.release()
         if _PENDING[0]:
             _raise_pending()
         return out
@@ -864,13 +651,7 @@ class VM:
 
     def _vm_bo_list(self, fn: Any) -> list[VmBo]:
         with self._locked() as ptr:
-            size = 8
-            while True:
-                arr = ffi.new("struct drm_gpuvm_bo *[]", size)
-                n = fn(ptr, arr, size)
-                if n <= size:
-                    break
-                size = n
+            n, arr = retry(partial(fn, ptr), 8, _vm_bo_ptrs)
             out = []
             for i in range(n):
                 vm_bo = self._adopt_vm_bo(arr[i])
@@ -997,40 +778,7 @@ class VM:
             cobj = obj._ptr
         else:
             cobj = _gem_arg(obj)
-        # _bind's common case, inline: a map into a hole is one op, the request.
-        with self._lock:
-            if self._walking:
-                raise _busy()
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed(self)
-            buf = self._scratch
-            self._scratch = None
-            if buf is None:
-                buf = ffi.new("u64[]", _SCRATCH_WORDS)
-            ret = _vm_bind(ptr, _KIND_MAP, addr, range, cobj, offset, buf, _SCRATCH_WORDS)
-            if ret != 1:
-                result, warn = self._bind_slow(ret, buf, ptr, _KIND_MAP, addr, range, obj, cobj,
-                                               offset)
-            else:
-                gen = self._gen
-                self._gen = gen + 1
-                self._count += 1
-                self._scratch = buf
-                result = _object_new(Ops)
-                result._vm = self
-                result._ptr = None
-                result._ops = (_tuple_new(MapOp, (addr, range, obj, offset)),)
-                result._gen = gen
-                result.kind = "map"
-                result.applied = True
-                warn = None
-        if warn:
-            for text in warn:
-                warnings.warn(GpuvmWarning(text), stacklevel=2)
-        if _PENDING[0]:
-            _raise_pending()
-        return result
+        return self._bind(_KIND_MAP, addr, range, obj, cobj, offset)
 
     def unmap(self, addr: int, range: int) -> Ops:
         """:meth:`sm_unmap` + :meth:`apply` under one hold of the VM lock (one C call);
@@ -1069,12 +817,8 @@ class VM:
         res = ffi.new("struct pygpuvm_batch_result *")
         errs = ffi.new("int[]", max(1, n))
         try:
-            with self._lock:
-                if self._walking:
-                    raise _busy()
-                ptr = self._ptr
-                if ptr is None:
-                    raise _closed(self)
+            ptr = self._enter()
+            try:
                 # Only VAs with live wrappers need to be reported back.
                 live = self._vas.items()
                 nwatch = len(live)
@@ -1102,6 +846,8 @@ class VM:
                             errors.append((i, error_from_errno(err, f"batch request {i}: "
                                                                f"{batch._describe(i)}")))
                 result = BatchResult(done, n, errors, int(res.ops), int(res.changed))
+            finally:
+                self._lock.release()
         finally:
             if n:
                 ffi.release(reqs)
@@ -1127,7 +873,10 @@ class VM:
                 raise error_from_errno(err[0], f"insert {hexs(addr)} {hexs(range_)}")
             self._gen += 1
             self._count += 1
-            return self._wrap_va(cva)
+            va = _records.make_va(self, addr_of(cva), addr, range_, offset, obj, False,
+                                  int(cva.flags), False)
+            self._vas.put(va._key, va)
+            return va
 
     def remove(self, va: Va) -> None:
         """Unlink, ``drm_gpuva_remove()`` and free a mapped VA of this VM; it detaches."""

@@ -9,10 +9,13 @@ wrappers alive. Closing the VM releases the reference early and detaches it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
+from . import _records
 from ._gpuvm import ffi, lib
+from ._util import retry
 from .errors import DetachedError
 
 if TYPE_CHECKING:
@@ -58,14 +61,9 @@ class VmBo:
         """The VAs linked to this vm_bo, in link order (TRACE.md ``bova`` order)."""
         with self._vm._locked():
             ptr = self._live()
-            size = 16
-            while True:
-                arr = ffi.new("u64[]", size * int(lib.PYGPUVM_VA_WORDS))
-                n = lib.pygpuvm_vm_bo_va_recs(ptr, arr, size)
-                if n <= size:
-                    break
-                size = n
-            return self._vm._wrap_va_recs(arr, n)
+            n, arr = retry(partial(lib.pygpuvm_vm_bo_va_recs, ptr), 16,
+                           lambda m: ffi.new("u64[]", max(1, m) * _records.VA_W))
+            return _records.vas(self._vm, arr, n)
 
     @property
     def evicted(self) -> bool:
