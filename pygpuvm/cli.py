@@ -4,6 +4,8 @@
     pygpuvm replay FILE|-   run a trace (TRACE.md) and print the canonical result
     pygpuvm show FILE|-     draw the address space at the end of a trace
     pygpuvm bench           the standard benchmarks
+    pygpuvm diff            random traces through our port and the kernel's drm_gpuvm.c
+    pygpuvm kernel fetch    fetch the kernel files of Debian's linux-source (apt)
 """
 
 from __future__ import annotations
@@ -86,6 +88,30 @@ def _build_parser() -> argparse.ArgumentParser:
                        description=_wrap("Run the standard benchmarks."),
                        add_help=False, prefix_chars="+")
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    from .diff import add_arguments as diff_arguments
+
+    p = sub.add_parser(
+        "diff", help="differential test: our port against the kernel's drm_gpuvm.c",
+        description=_wrap("Run seeded random traces (and optionally golden ones) through "
+                          "gpuvm-replay and gpuvm-replay-kernel (see "
+                          "docs/kernel-backend.md) and compare their outputs byte for "
+                          "byte; a divergent trace is shrunk and printed with both "
+                          "outputs. Exit status 0 only without divergence, 1 with, 2 "
+                          "when a program is missing."))
+    diff_arguments(p)
+
+    p = sub.add_parser("kernel", help="the kernel backend's sources (Debian linux-source)",
+                       description=_wrap("Fetch the few kernel files the kernel backend "
+                                         "is built from out of Debian's linux-source "
+                                         "packages, with apt and private apt state."))
+    ksub = p.add_subparsers(dest="kcommand", metavar="KCOMMAND", required=True)
+    kp = ksub.add_parser("fetch", help="fetch and extract; print the tree's path")
+    kp.add_argument("--suite", default="sid", help="Debian suite (default: sid)")
+    kp.add_argument("--package", default=None,
+                    help="linux-source-X.Y (default: the suite's newest)")
+    kp.add_argument("--dest", default=os.path.join("build", "kernel-src"),
+                    help="cache directory (default: build/kernel-src)")
     return parser
 
 
@@ -157,6 +183,15 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_show(args.trace, args.width)
         if args.command == "bench":
             return _cmd_bench(args.args)
+        if args.command == "diff":
+            from .diff import run_args
+
+            return run_args(args)
+        if args.command == "kernel":
+            from .kernel_source import main as kernel_main
+
+            return kernel_main(["fetch", "--suite", args.suite, "--dest", args.dest]
+                               + (["--package", args.package] if args.package else []))
         return _cmd_demo()
     except BrokenPipeError:
         # `pygpuvm replay big.trace | head`: stop quietly; point stdout at
