@@ -147,11 +147,11 @@ def _uninstall_warn_hook() -> None:
 
 # Realise the C types the classes use now, in the importing thread: cffi builds
 # them lazily, and doing it here keeps that out of concurrent first uses.
-for _ctype in ("struct pygpuvm_op_rec[]", "struct pygpuvm_op_rec *", "struct drm_gpuva *[]",
+for _ctype in ("struct gpuvm_bind_req[]", "struct drm_gpuva *[]",
                "struct drm_gpuvm_bo *[]", "struct pygpuvm_apply_result *",
                "struct drm_gpuvm_exec *", "struct drm_gpuvm_map_req *", "int *", "int[]",
                "u64[]", "u64 *", "unsigned char[]", "struct drm_gem_object *[]",
-               "struct pygpuvm_batch_result *", "struct drm_gpuva *", "struct drm_gpuvm *"):
+               "struct gpuvm_batch_result *", "struct drm_gpuva *", "struct drm_gpuvm *"):
     ffi.typeof(_ctype)
 del _ctype
 

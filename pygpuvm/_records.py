@@ -1,8 +1,8 @@
 """The flat u64 records the C helpers fill, and their decoders.
 
 This module owns the record layout on the Python side (the C side defines it
-in the cdef fragment ``_cdef/pyhelpers.h``; the constants below are read from
-there, never written twice) and is the one place of the package allowed to
+once, in ``_cdef/records.h``; cffi reads the constants below from there, so
+they are never written twice) and is the one place of the package allowed to
 be micro-optimised: the decoders run once per VA or op a call returns, so
 they build wrappers with ``object.__new__`` and bound locals instead of the
 classes' constructors.

@@ -31,8 +31,8 @@ from .gem import GemObject
 
 __all__ = ["Batch", "BatchResult"]
 
-_MAP = int(lib.PYGPUVM_KIND_MAP)
-_UNMAP = int(lib.PYGPUVM_KIND_UNMAP)
+_MAP = int(lib.GPUVM_BIND_MAP)
+_UNMAP = int(lib.GPUVM_BIND_UNMAP)
 _WORDS = int(lib.PYGPUVM_REQ_WORDS)
 
 

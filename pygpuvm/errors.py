@@ -151,10 +151,3 @@ def error_from_errno(err: int, message: str | None = None) -> GpuvmError:
     if cls is None:
         return GpuvmError(message, errno=code)
     return cls(message)
-
-
-def check(ret: int, message: str | None = None) -> int:
-    """Return ``ret`` if it is not negative, else raise the matching error."""
-    if ret < 0:
-        raise error_from_errno(ret, message)
-    return ret

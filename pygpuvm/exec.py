@@ -76,8 +76,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Exec", "ResvObject", "exec_lock", "exec_lock_range", "bind_lock", "validate"]
 
-_OP_MAP = int(lib.DRM_GPUVA_OP_MAP)
-_OP_UNMAP = int(lib.DRM_GPUVA_OP_UNMAP)
+_OP_MAP = int(lib.GPUVM_BIND_MAP)
+_OP_UNMAP = int(lib.GPUVM_BIND_UNMAP)
 
 _tls = threading.local()
 # Strong references to every locked Exec: its C acquire context is named by
@@ -273,7 +273,7 @@ class Exec:
 
     def _lock_bind(self, vm_exec: Any) -> int:
         binds = self._binds
-        cops = ffi.new("struct pygpuvm_bind_op[]", max(len(binds), 1))
+        cops = ffi.new("struct gpuvm_bind_req[]", max(len(binds), 1))
         for i, b in enumerate(binds):
             c = cops[i]
             c.addr, c.range = b[1], b[2]
@@ -284,8 +284,8 @@ class Exec:
             else:
                 c.op = _OP_UNMAP
         objs = ffi.new("struct drm_gem_object *[]", [o._ptr for o in self._objects] or 1)
-        return lib.pygpuvm_exec_lock_bind(vm_exec, cops, len(binds), self._lock_vm, objs,
-                                          len(self._objects))
+        return lib.gpuvm_driver_exec_lock_binds(vm_exec, cops, len(binds), self._lock_vm, objs,
+                                                len(self._objects))
 
     def unlock(self) -> None:
         """Release every reservation object, then the VM's Python lock. Idempotent."""

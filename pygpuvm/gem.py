@@ -95,12 +95,12 @@ class GemObject:
         from .vm import VM
 
         out: list[VmBo] = []
-        n, arr = retry(partial(lib.pygpuvm_gem_vm_bos, self._ptr), 8,
+        n, arr = retry(partial(lib.gpuvm_driver_gem_vm_bos, self._ptr), 8,
                        lambda m: ffi.new("struct drm_gpuvm_bo *[]", max(1, m)))
         for i in range(n):
             vm = VM._from_ptr(arr[i].vm)
             if vm is None:
-                lib.pygpuvm_vm_bo_release(arr[i])
+                lib.gpuvm_driver_bo_put(arr[i])
                 continue
             wrapped = vm._adopt_vm_bo(arr[i])
             if wrapped is not None:

@@ -66,10 +66,10 @@ __all__ = ["VM"]
 _vm_registry: weakref.WeakValueDictionary[int, VM] = weakref.WeakValueDictionary()
 _vm_registry_lock = threading.Lock()
 
-_KIND_MAP = int(lib.PYGPUVM_KIND_MAP)
-_KIND_UNMAP = int(lib.PYGPUVM_KIND_UNMAP)
-_KIND_PREFETCH = int(lib.PYGPUVM_KIND_PREFETCH)
-_KIND_MADVISE = int(lib.PYGPUVM_KIND_MADVISE)
+_KIND_MAP = int(lib.GPUVM_BIND_MAP)
+_KIND_UNMAP = int(lib.GPUVM_BIND_UNMAP)
+_KIND_PREFETCH = int(lib.GPUVM_BIND_PREFETCH)
+_KIND_MADVISE = int(lib.GPUVM_BIND_MADVISE)
 
 # Each VM keeps one scratch buffer for the records of a call: room for the
 # ops of any ordinary request, or a few dozen VAs of a range query.
@@ -352,12 +352,12 @@ class VM:
         """Wrapper of a vm_bo whose reference the caller hands over."""
         with self._lock:
             if self._ptr is None:
-                lib.pygpuvm_vm_bo_release(ptr)
+                lib.gpuvm_driver_bo_put(ptr)
                 return None
             key = addr_of(ptr)
             vm_bo = self._vm_bos.get(key)
             if vm_bo is not None and vm_bo._ptr is not None:
-                lib.pygpuvm_vm_bo_release(ptr)
+                lib.gpuvm_driver_bo_put(ptr)
                 return vm_bo
             vm_bo = VmBo(self, ptr, GemObject._from_ptr(ptr.obj))  # type: ignore[arg-type]
             self._vm_bos[key] = vm_bo
@@ -642,12 +642,12 @@ class VM:
     @property
     def extobjs(self) -> list[VmBo]:
         """Snapshot of the extobj list (vm_bos of external objects), in list order."""
-        return self._vm_bo_list(lib.pygpuvm_vm_extobjs)
+        return self._vm_bo_list(lib.gpuvm_driver_vm_extobjs)
 
     @property
     def evicted_bos(self) -> list[VmBo]:
         """Snapshot of the evict list, in list order."""
-        return self._vm_bo_list(lib.pygpuvm_vm_evicted)
+        return self._vm_bo_list(lib.gpuvm_driver_vm_evicted)
 
     def _vm_bo_list(self, fn: Any) -> list[VmBo]:
         with self._locked() as ptr:
@@ -733,7 +733,7 @@ class VM:
             try:
                 return self._make_ops(lib.drm_gpuvm_bo_unmap_ops_create(cvm_bo), "bo_unmap")
             finally:
-                lib.pygpuvm_vm_bo_release(cvm_bo)
+                lib.gpuvm_driver_bo_put(cvm_bo)
 
     def _walk(self, steps: Any, fn: Any, *args: Any) -> Ops:
         payload = _StepsPayload(self, steps)
@@ -814,7 +814,7 @@ class VM:
         reqs = batch._c_requests() if n else _NULL
         payload = _ApplyPayload()
         handle = ffi.new_handle(payload)
-        res = ffi.new("struct pygpuvm_batch_result *")
+        res = ffi.new("struct gpuvm_batch_result *")
         errs = ffi.new("int[]", max(1, n))
         try:
             ptr = self._enter()
@@ -868,7 +868,7 @@ class VM:
         cobj = _gem_arg(obj)
         err = ffi.new("int *")
         with self._locked() as ptr:
-            cva = lib.pygpuvm_va_insert(ptr, addr, range_, cobj, offset, err)
+            cva = lib.gpuvm_driver_va_insert(ptr, addr, range_, cobj, offset, err)
             if cva == ffi.NULL:
                 raise error_from_errno(err[0], f"insert {hexs(addr)} {hexs(range_)}")
             self._gen += 1
@@ -888,7 +888,7 @@ class VM:
             va._check()
             if va.kernel:
                 raise ValueError("the reserved node cannot be removed")
-            lib.pygpuvm_va_destroy(va._ptr)
+            lib.gpuvm_driver_va_destroy(va._ptr)
             self._gen += 1
             self._count -= 1
             va._detach()
@@ -903,7 +903,7 @@ class VM:
         if cobj == ffi.NULL:
             raise TypeError("obtain needs a GemObject")
         with self._locked() as ptr:
-            cvm_bo = lib.pygpuvm_vm_bo_obtain(ptr, cobj)
+            cvm_bo = lib.gpuvm_driver_bo_obtain(ptr, cobj)
             if lib.IS_ERR(cvm_bo):
                 raise error_from_errno(lib.PTR_ERR(cvm_bo), "obtain")
             return self._adopt_vm_bo(cvm_bo)  # type: ignore[return-value]
@@ -934,7 +934,7 @@ class VM:
     def deferred_cleanup(self) -> None:
         """``drm_gpuvm_bo_deferred_cleanup()``: free zombie vm_bos (immediate mode)."""
         with self._locked() as ptr:
-            lib.pygpuvm_vm_deferred_cleanup(ptr)
+            lib.gpuvm_driver_deferred_cleanup(ptr)
 
     def validate(self, ex: Any = None, fn: Any = None) -> None:
         """``drm_gpuvm_validate()``: call ``fn(vm_bo)`` for every evicted vm_bo.
@@ -986,10 +986,12 @@ class VM:
         """VM_BIND locking: everything the ``binds`` will touch, in one transaction.
 
         ``binds``: ``("map", addr, range[, obj[, offset]])`` and
-        ``("unmap", addr, range)`` tuples. Locks the VM resv (``lock_vm``),
-        runs ``drm_gpuvm_sm_map_exec_lock`` / ``drm_gpuvm_sm_unmap_exec_lock``
-        for each bind in order (the map's object and the object of every VA
-        a bind would split or remove), then ``objects``; every locked object
+        ``("unmap", addr, range)`` tuples. With ``lock_vm`` this is
+        ``drm_gpuvm_exec_lock`` (the VM resv and every external object);
+        then, in the same transaction, ``drm_gpuvm_sm_map_exec_lock`` /
+        ``drm_gpuvm_sm_unmap_exec_lock`` for each bind in order (the map's
+        object and the object of every VA a bind would split or remove), then
+        ``objects``; every locked object
         gets ``num_fences`` fence slots. The VM lock is held from here to the
         end of the block, so the binds (``vm.map``/``vm.unmap``, or
         ``ex.bind()``) touch exactly what was locked.

@@ -34,7 +34,7 @@ class VmBo:
     def __init__(self, vm: VM, ptr: Any, obj: GemObject) -> None:
         # @ptr carries a reference that this object now owns.
         self._vm = vm
-        self._ptr = ffi.gc(ptr, lib.pygpuvm_vm_bo_release)
+        self._ptr = ffi.gc(ptr, lib.gpuvm_driver_bo_put)
         self.obj = obj
 
     @property
@@ -78,15 +78,15 @@ class VmBo:
         ``drm_gpuvm_prepare_objects()`` (kernel behaviour).
         """
         with self._vm._locked():
-            lib.pygpuvm_vm_bo_evict(self._live(), bool(evict))
+            lib.gpuvm_driver_bo_evict(self._live(), bool(evict))
 
     @property
     def on_extobj_list(self) -> bool:
-        return bool(lib.pygpuvm_vm_bo_on_extobj_list(self._live()))
+        return bool(lib.gpuvm_driver_bo_on_extobj_list(self._live()))
 
     @property
     def on_evict_list(self) -> bool:
-        return bool(lib.pygpuvm_vm_bo_on_evict_list(self._live()))
+        return bool(lib.gpuvm_driver_bo_on_evict_list(self._live()))
 
     @property
     def refcount(self) -> int:

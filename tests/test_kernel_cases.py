@@ -36,6 +36,7 @@ K = 0x1000
 
 MAP, REMAP, UNMAP, PREFETCH = (lib.DRM_GPUVA_OP_MAP, lib.DRM_GPUVA_OP_REMAP,
                                lib.DRM_GPUVA_OP_UNMAP, lib.DRM_GPUVA_OP_PREFETCH)
+OP_W, OP_MAP, VA_W = lib.PYGPUVM_OP_WORDS, lib.PYGPUVM_OP_MAP, lib.PYGPUVM_VA_WORDS
 
 
 # ====================================================================== fixture
@@ -49,27 +50,29 @@ class Fmt:
         self.names: dict[int, str] = {}
 
     def name(self, ptr):
-        if ptr == ffi.NULL:
-            return None
-        return self.names[int(ffi.cast("uintptr_t", ptr))]
+        key = ptr if isinstance(ptr, int) else int(ffi.cast("uintptr_t", ptr))
+        return None if key == 0 else self.names[key]
 
-    def piece(self, p):
-        return (p.addr, p.range, self.name(p.obj), p.offset)
+    def piece(self, w, at):
+        return (w[at], w[at + 1], self.name(w[at + 3]), w[at + 2])
 
-    def fmt(self, rec):
-        """One op record as a comparable tuple."""
-        if rec.op == MAP:
-            return ("map",) + self.piece(rec.map)
-        span = (rec.map.addr, rec.map.range)
-        if rec.op == UNMAP:
-            return ("unmap", span, bool(rec.keep))
-        if rec.op == REMAP:
-            return ("remap", span, bool(rec.keep),
-                    self.piece(rec.prev) if rec.has_prev else None,
-                    self.piece(rec.next) if rec.has_next else None)
-        if rec.op == PREFETCH:
-            return ("prefetch", span, "kernel" if rec.is_kernel else self.name(rec.map.obj))
-        raise AssertionError(f"unexpected op {rec.op}")
+    def fmt(self, w):
+        """One op record (u64 words, pygpuvm/_cdef/records.h) as a comparable tuple."""
+        op, bits = w[0] & 0xFF, w[0]
+        if op == MAP:
+            return ("map",) + self.piece(w, OP_MAP)
+        span = (w[OP_MAP], w[OP_MAP + 1])
+        keep = bool(bits & lib.PYGPUVM_OP_KEEP)
+        if op == UNMAP:
+            return ("unmap", span, keep)
+        if op == REMAP:
+            return ("remap", span, keep,
+                    self.piece(w, lib.PYGPUVM_OP_PREV_AT) if bits & lib.PYGPUVM_OP_PREV else None,
+                    self.piece(w, lib.PYGPUVM_OP_NEXT_AT) if bits & lib.PYGPUVM_OP_NEXT else None)
+        if op == PREFETCH:
+            return ("prefetch", span,
+                    "kernel" if bits & lib.PYGPUVM_OP_KERNEL else self.name(w[OP_MAP + 3]))
+        raise AssertionError(f"unexpected op {op}")
 
 
 class World(Fmt):
@@ -94,17 +97,17 @@ class World(Fmt):
 
     def va(self, addr, range_, obj=None, offset=0):
         err = ffi.new("int *")
-        va = lib.pygpuvm_va_insert(self.vm, addr, range_, self.obj(obj), offset, err)
+        va = lib.gpuvm_driver_va_insert(self.vm, addr, range_, self.obj(obj), offset, err)
         assert va != ffi.NULL, f"insert failed: {err[0]}"
         return va
 
     def read(self, ops):
         """Ops list -> list of tuples; frees the list."""
         assert ops != ffi.NULL and not lib.IS_ERR(ops)
-        recs = ffi.new("struct pygpuvm_op_rec[]", 64)
-        n = lib.pygpuvm_ops_read(ops, recs, 64)
+        recs = ffi.new("u64[]", 64 * OP_W)
+        n = lib.pygpuvm_ops_recs(ops, recs, 64)
         assert n <= 64
-        out = [self.fmt(recs[i]) for i in range(n)]
+        out = [self.fmt(ffi.unpack(recs + i * OP_W, OP_W)) for i in range(n)]
         lib.drm_gpuva_ops_free(self.vm, ops)
         return out
 
@@ -134,18 +137,19 @@ class World(Fmt):
 
     def vas(self):
         """Every VA but the reserved node, as (addr, range, obj, offset)."""
-        arr = ffi.new("struct drm_gpuva *[]", 256)
-        n = lib.pygpuvm_vm_collect(self.vm, 0, 0, True, True, arr, 256)
+        recs = ffi.new("u64[]", 256 * VA_W)
+        n = lib.pygpuvm_vm_collect_recs(self.vm, 0, 0, True, True, recs, 256)
         assert n <= 256
-        return [(arr[i].va.addr, arr[i].va.range, self.name(arr[i].gem.obj),
-                 arr[i].gem.offset) for i in range(n)]
+        w = ffi.unpack(recs, n * VA_W)
+        return [(w[i + 1], w[i + 2], self.name(w[i + 4]), w[i + 3])
+                for i in range(0, n * VA_W, VA_W)]
 
     def state(self):
         """Everything an operation that failed must not have changed."""
         objs = [self.objs[n] for n in sorted(self.objs)]
         return (self.vas(), lib.pygpuvm_vm_refcount(self.vm),
                 [lib.pygpuvm_gem_refcount(o) for o in objs],
-                [lib.pygpuvm_gem_vm_bos(o, ffi.NULL, 0) for o in objs])
+                [lib.gpuvm_driver_gem_vm_bos(o, ffi.NULL, 0) for o in objs])
 
     def close(self):
         lib.pygpuvm_vm_release(self.vm)
@@ -188,9 +192,9 @@ class Steps(Payload):
         self.failed: list = []
 
     def step(self, op, name):
-        rec = ffi.new("struct pygpuvm_op_rec *")
-        lib.pygpuvm_op_read(op, rec)
-        self.seen.append(self.world.fmt(rec[0]))
+        rec = ffi.new("u64[]", OP_W)
+        lib.pygpuvm_op_rec(op, rec)
+        self.seen.append(self.world.fmt(ffi.unpack(rec, OP_W)))
         expect = {MAP: "sm_step_map", REMAP: "sm_step_remap", UNMAP: "sm_step_unmap"}
         assert expect[op.op] == name
         if self.fail_at is not None and len(self.seen) - 1 == self.fail_at:
@@ -207,17 +211,17 @@ class Steps(Payload):
             m = op.map
             if m.va.range:
                 err = ffi.new("int *")
-                if lib.pygpuvm_va_insert(w.vm, m.va.addr, m.va.range, m.gem.obj,
+                if lib.gpuvm_driver_va_insert(w.vm, m.va.addr, m.va.range, m.gem.obj,
                                          m.gem.offset, err) == ffi.NULL:
                     self.failed.append((m.va.addr, m.va.range, err[0]))
         elif op.op == REMAP:
             old = op.remap.unmap.va
-            lib.pygpuvm_va_destroy(old)
+            lib.gpuvm_driver_va_destroy(old)
             for p in (op.remap.prev, op.remap.next):
                 if p != ffi.NULL:
                     w.va(p.va.addr, p.va.range, w.name(p.gem.obj), p.gem.offset)
         elif op.op == UNMAP:
-            lib.pygpuvm_va_destroy(op.unmap.va)
+            lib.gpuvm_driver_va_destroy(op.unmap.va)
 
 
 class NoWarn:
@@ -339,7 +343,7 @@ def test_vm_refs_follow_vas_and_vm_bos(world):
     # +1 for the VA, +1 for the vm_bo; the vm_bo holds one GEM reference.
     assert lib.pygpuvm_vm_refcount(w.vm) == 3
     assert lib.pygpuvm_gem_refcount(a) == 2
-    lib.pygpuvm_va_destroy(va)
+    lib.gpuvm_driver_va_destroy(va)
     assert lib.pygpuvm_vm_refcount(w.vm) == 1 and lib.pygpuvm_gem_refcount(a) == 1
 
 
@@ -400,7 +404,7 @@ def test_gpuva_map_remap_unmap_raw(world):
         unmap.va = v
         lib.drm_gpuva_unmap(unmap)
     assert w.vas() == [(0x6000, 0x1000, None, 0)]
-    lib.pygpuvm_va_destroy(blocker)
+    lib.gpuvm_driver_va_destroy(blocker)
     assert lib.pygpuvm_vm_refcount(w.vm) == 1
 
 
@@ -421,8 +425,9 @@ def test_link_unlink_raw(world):
         lib.drm_gpuva_link(sparse, vm_bo)                   # no GEM: a no-op (§8.14)
     assert va.vm_bo == vm_bo and sparse.vm_bo == ffi.NULL
     assert lib.pygpuvm_vm_bo_refcount(vm_bo) == 2
-    out = ffi.new("struct drm_gpuva *[]", 4)
-    assert lib.pygpuvm_vm_bo_vas(vm_bo, out, 4) == 1 and out[0] == va
+    out = ffi.new("u64[]", 4 * VA_W)
+    assert lib.pygpuvm_vm_bo_va_recs(vm_bo, out, 4) == 1
+    assert out[0] == int(ffi.cast("uintptr_t", va))
     # The _locked forms need the GEM's gpuva lock (its resv in staged mode).
     with pytest.warns(pygpuvm.GpuvmWarning, match="lock not held"):
         lib.drm_gpuva_unlink_locked(va)
@@ -448,7 +453,7 @@ def test_link_unlink_raw(world):
     lib.drm_gpuva_unlink(va)
     lib.drm_gpuva_remove(sparse)
     assert lib.drm_gpuvm_bo_put(vm_bo)                      # the last reference
-    assert lib.pygpuvm_gem_vm_bos(a, ffi.NULL, 0) == 0
+    assert lib.gpuvm_driver_gem_vm_bos(a, ffi.NULL, 0) == 0
 
 
 def test_obtain_and_create_allocation_failure(world):
@@ -478,7 +483,7 @@ def test_obtain_and_create_allocation_failure(world):
         found = lib.drm_gpuvm_bo_obtain(w.vm, a)
         lib.gpuvm_alloc_fail_nth(0)
         assert not lib.IS_ERR(found) and found.obj == a
-        lib.pygpuvm_vm_bo_release(found)
+        lib.gpuvm_driver_bo_put(found)
 
 
 def test_reserved_node_outside_the_window(world):
@@ -860,7 +865,7 @@ def test_bo_unmap_link_order_and_never_keep(world, flags):
     w.va(0x0, 0x1000, "A", 0)
     w.va(0x8000, 0x1000, "B", 0)
     w.va(0xC000, 0x1000, "A", 0x4000)
-    vm_bo = lib.pygpuvm_vm_bo_obtain(w.vm, a)
+    vm_bo = lib.gpuvm_driver_bo_obtain(w.vm, a)
     expect = [("unmap", (0x4000, 0x1000), False), ("unmap", (0x0, 0x1000), False),
               ("unmap", (0xC000, 0x1000), False)]
     with NoWarn():
@@ -874,7 +879,7 @@ def test_bo_unmap_link_order_and_never_keep(world, flags):
     # Without the lock the _locked form says so (and still answers).
     with pytest.warns(pygpuvm.GpuvmWarning, match="lock not held"):
         assert w.read(lib.drm_gpuvm_bo_unmap_ops_create_locked(vm_bo)) == expect
-    lib.pygpuvm_vm_bo_release(vm_bo)
+    lib.gpuvm_driver_bo_put(vm_bo)
 
 
 # ======================================================= §4.8 the validity table
@@ -1181,11 +1186,11 @@ MIN_OPS = {"sm_map": 6, "sm_map_centered": 2, "sm_unmap": 5, "madvise": 2, "pref
 @pytest.mark.parametrize("builder", list(BUILDERS))
 def test_ops_create_fails_cleanly_at_every_allocation(world, builder):
     w = busy_world(world)
-    w.vm_bo = lib.pygpuvm_vm_bo_obtain(w.vm, w.objs["A"])
+    w.vm_bo = lib.gpuvm_driver_bo_obtain(w.vm, w.objs["A"])
     n, ops = fail_every_allocation(w, lambda: BUILDERS[builder](w))
     assert n >= 2                                  # at least the container and one op
     assert len(w.read(ops)) == MIN_OPS[builder]
-    lib.pygpuvm_vm_bo_release(w.vm_bo)
+    lib.gpuvm_driver_bo_put(w.vm_bo)
 
 
 @pytest.mark.parametrize("flags", [0, lib.DRM_GPUVM_RESV_PROTECTED, lib.DRM_GPUVM_IMMEDIATE_MODE],
@@ -1255,10 +1260,10 @@ def vm_exec_for(w, num_fences=1):
 
 def evict_list(w):
     out = ffi.new("struct drm_gpuvm_bo *[]", 16)
-    n = lib.pygpuvm_vm_evicted(w.vm, out, 16)
+    n = lib.gpuvm_driver_vm_evicted(w.vm, out, 16)
     names = [w.name(out[i].obj) for i in range(n)]
     for i in range(n):
-        lib.pygpuvm_vm_bo_release(out[i])
+        lib.gpuvm_driver_bo_put(out[i])
     return names
 
 
@@ -1273,8 +1278,8 @@ def test_validate_removes_entries_only_in_resv_protected_mode(world, flags):
     w.objs["P"] = p
     w.names[int(ffi.cast("uintptr_t", p))] = "P"
     w.va(0x1000, 0x1000, "P", 0)
-    vp = lib.pygpuvm_vm_bo_obtain(w.vm, p)
-    lib.pygpuvm_vm_bo_evict(vp, True)
+    vp = lib.gpuvm_driver_bo_obtain(w.vm, p)
+    lib.gpuvm_driver_bo_evict(vp, True)
     assert evict_list(w) == ["P"]
     vm_exec = vm_exec_for(w)
     assert lib.drm_gpuvm_exec_lock(vm_exec) == 0
@@ -1291,9 +1296,9 @@ def test_validate_removes_entries_only_in_resv_protected_mode(world, flags):
     assert validate(w, vm_exec, clear_flag_only) == (0, ["P"])
     assert evict_list(w) == ([] if flags & PROT else ["P"])
     lib.drm_gpuvm_exec_unlock(vm_exec)
-    lib.pygpuvm_vm_bo_evict(vp, False)
+    lib.gpuvm_driver_bo_evict(vp, False)
     assert evict_list(w) == []
-    lib.pygpuvm_vm_bo_release(vp)
+    lib.gpuvm_driver_bo_put(vp)
 
 
 def test_zombie_with_a_pending_evict_flag_is_skipped():
@@ -1305,21 +1310,21 @@ def test_zombie_with_a_pending_evict_flag_is_skipped():
     try:
         z, b = w.bo("Z"), w.bo("B")
         w.va(0x1000, 0x1000, "B", 0)
-        vb = lib.pygpuvm_vm_bo_obtain(w.vm, b)
-        vz = lib.pygpuvm_vm_bo_obtain(w.vm, z)
-        lib.pygpuvm_vm_bo_evict(vz, True)
-        lib.pygpuvm_vm_bo_evict(vb, True)
+        vb = lib.gpuvm_driver_bo_obtain(w.vm, b)
+        vz = lib.gpuvm_driver_bo_obtain(w.vm, z)
+        lib.gpuvm_driver_bo_evict(vz, True)
+        lib.gpuvm_driver_bo_evict(vb, True)
         assert vz.evicted and evict_list(w) == []
         assert lib.drm_gpuvm_bo_put_deferred(vz)                   # the zombie
-        assert lib.pygpuvm_vm_bo_refcount(vz) == 0 and lib.pygpuvm_vm_bo_on_extobj_list(vz)
+        assert lib.pygpuvm_vm_bo_refcount(vz) == 0 and lib.gpuvm_driver_bo_on_extobj_list(vz)
         vm_exec = vm_exec_for(w, 2)
         with NoWarn():
             assert lib.drm_gpuvm_exec_lock(vm_exec) == 0
         locked = [vm_exec.exec.objects[i] for i in range(vm_exec.exec.num_objects)]
         assert locked == [w.vm.r_obj, b]
         assert not lib.dma_resv_is_locked(z.resv)
-        assert not lib.pygpuvm_vm_bo_on_evict_list(vz)
-        assert lib.pygpuvm_vm_bo_on_evict_list(vb)
+        assert not lib.gpuvm_driver_bo_on_evict_list(vz)
+        assert lib.gpuvm_driver_bo_on_evict_list(vb)
         assert validate(w, vm_exec, lambda vm_bo: lib.drm_gpuvm_bo_evict(vm_bo, False) or 0) \
             == (0, ["B"])
         lib.drm_gpuvm_exec_unlock(vm_exec)
@@ -1327,7 +1332,7 @@ def test_zombie_with_a_pending_evict_flag_is_skipped():
         lib.drm_gpuvm_bo_deferred_cleanup(w.vm)
         assert lib.pygpuvm_gem_refcount(z) == 1
         assert evict_list(w) == [] and not vb.evicted
-        lib.pygpuvm_vm_bo_release(vb)
+        lib.gpuvm_driver_bo_put(vb)
     finally:
         w.close()
 

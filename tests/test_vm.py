@@ -235,15 +235,19 @@ def test_raw_interval_empty_counts_reserved(layout):
 
 def test_raw_iteration_helpers_follow_address_order(layout):
     vm = layout
-    arr = ffi.new("struct drm_gpuva *[]", 8)
-    n = lib.pygpuvm_vm_collect(vm.vm, 0, 0, True, False, arr, 8)
-    assert [vm.span(arr[i]) for i in range(n)] == [
+    W = lib.PYGPUVM_VA_WORDS
+    arr = ffi.new("u64[]", 8 * W)
+
+    def spans(n):
+        return [(arr[i * W + 1], arr[i * W + 2]) for i in range(n)]
+
+    n = lib.pygpuvm_vm_collect_recs(vm.vm, 0, 0, True, False, arr, 8)
+    assert spans(n) == [
         (0, 0x1000), (0x2000, 0x1000), (0x3000, 0x1000), (0x6000, 0x1000), (0x9001, 0x1000)]
-    n = lib.pygpuvm_vm_collect(vm.vm, 0x2800, 0x4000, False, True, arr, 8)
-    assert [vm.span(arr[i]) for i in range(n)] == [(0x2000, 0x1000), (0x3000, 0x1000),
-                                                  (0x6000, 0x1000)]
+    n = lib.pygpuvm_vm_collect_recs(vm.vm, 0x2800, 0x4000, False, True, arr, 8)
+    assert spans(n) == [(0x2000, 0x1000), (0x3000, 0x1000), (0x6000, 0x1000)]
     # Too small an array: the count is still returned.
-    assert lib.pygpuvm_vm_collect(vm.vm, 0, 0, True, False, arr, 2) == 5
+    assert lib.pygpuvm_vm_collect_recs(vm.vm, 0, 0, True, False, arr, 2) == 5
     # __drm_gpuva_next walks the list, NULL after the last.
     last = lib.drm_gpuva_find(vm.vm, 0x9001, 0x1000)
     assert lib.__drm_gpuva_next(last) == ffi.NULL
@@ -279,18 +283,20 @@ def test_raw_zero_range_map_splits_the_spanning_va(raw):
     vm.insert(0x2000, 0x2000)
     ops = lib.pygpuvm_sm_map_ops(vm.vm, 0x3000, 0, ffi.NULL, 0, False)
     assert not lib.IS_ERR(ops)
-    recs = ffi.new("struct pygpuvm_op_rec[]", 4)
-    n = lib.pygpuvm_ops_read(ops, recs, 4)
+    W = lib.PYGPUVM_OP_WORDS
+    recs = ffi.new("u64[]", 4 * W)
+    n = lib.pygpuvm_ops_recs(ops, recs, 4)
     assert n == 2
-    assert recs[0].op == lib.DRM_GPUVA_OP_REMAP
-    assert (recs[0].prev.addr, recs[0].prev.range) == (0x2000, 0x1000)
-    assert (recs[0].next.addr, recs[0].next.range) == (0x3000, 0x1000)
-    assert recs[1].op == lib.DRM_GPUVA_OP_MAP and recs[1].map.range == 0
+    prev, nxt = lib.PYGPUVM_OP_PREV_AT, lib.PYGPUVM_OP_NEXT_AT
+    assert recs[0] & 0xFF == lib.DRM_GPUVA_OP_REMAP
+    assert (recs[prev], recs[prev + 1]) == (0x2000, 0x1000)
+    assert (recs[nxt], recs[nxt + 1]) == (0x3000, 0x1000)
+    assert recs[W] & 0xFF == lib.DRM_GPUVA_OP_MAP and recs[W + lib.PYGPUVM_OP_MAP + 1] == 0
     lib.drm_gpuva_ops_free(vm.vm, ops)
     # sm_unmap of zero size splits the same way and removes nothing.
     ops = lib.drm_gpuvm_sm_unmap_ops_create(vm.vm, 0x3000, 0)
-    n = lib.pygpuvm_ops_read(ops, recs, 4)
-    assert n == 1 and recs[0].op == lib.DRM_GPUVA_OP_REMAP
+    n = lib.pygpuvm_ops_recs(ops, recs, 4)
+    assert n == 1 and recs[0] & 0xFF == lib.DRM_GPUVA_OP_REMAP
     lib.drm_gpuva_ops_free(vm.vm, ops)
 
 

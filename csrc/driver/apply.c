@@ -9,7 +9,24 @@
 #include "drm/gpuvm_apply.h"
 #include "linux/slab.h"
 
+/*
+ * The one thing here beyond the kernel API: the port's insert-after-hint
+ * shortcut. Built against the kernel's own drm_gpuvm.h (define
+ * GPUVM_DRIVER_KERNEL_API), every insert descends from the root instead.
+ */
+#ifdef GPUVM_DRIVER_KERNEL_API
+static bool insert_after_hint(struct drm_gpuvm *gpuvm, struct drm_gpuva *prev,
+			      struct drm_gpuva *va)
+{
+	(void)gpuvm;
+	(void)prev;
+	(void)va;
+	return false;
+}
+#else
 #include "gpuvm/gpuvm_internal.h"
+#define insert_after_hint __drm_gpuva_insert_after
+#endif
 
 static struct drm_gpuva *va_alloc(const struct gpuvm_apply_ctx *ctx)
 {
@@ -94,7 +111,7 @@ static void apply_map(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 	struct drm_gpuva *va = pool_pop(pool);
 
 	drm_gpuva_init_from_op(va, map);
-	if (!__drm_gpuva_insert_after(gpuvm, hint, va))
+	if (!insert_after_hint(gpuvm, hint, va))
 		(void)drm_gpuva_insert(gpuvm, va);
 	if (piece_inserted(ctx, va, map))
 		apply_link(ctx, va, vm_bo);

@@ -13,6 +13,25 @@
 
 #include "drm/drm_gpuvm.h"
 
+/*
+ * Take @resv unless this thread already holds it. Without an acquire context
+ * this is a plain blocking lock: it cannot fail. Returns true if this call
+ * took the lock (pass it to gpuvm_resv_unlock_taken()).
+ */
+static inline bool gpuvm_resv_lock_once(struct dma_resv *resv)
+{
+	if (dma_resv_held(resv))
+		return false;
+	GPUVM_BUG_ON(dma_resv_lock(resv, NULL) != 0);
+	return true;
+}
+
+static inline void gpuvm_resv_unlock_taken(struct dma_resv *resv, bool taken)
+{
+	if (taken)
+		dma_resv_unlock(resv);
+}
+
 /* Returns true if this call took the lock (pass it to the unlock). */
 static inline bool gpuvm_gem_gpuva_lock(struct drm_gpuvm *gpuvm, struct drm_gem_object *obj)
 {
@@ -22,11 +41,7 @@ static inline bool gpuvm_gem_gpuva_lock(struct drm_gpuvm *gpuvm, struct drm_gem_
 		mutex_lock(&obj->gpuva.lock);
 		return true;
 	}
-	if (dma_resv_held(obj->resv))
-		return false;
-	/* Without an acquire context this is a plain blocking lock: it cannot fail. */
-	GPUVM_BUG_ON(dma_resv_lock(obj->resv, NULL) != 0);
-	return true;
+	return gpuvm_resv_lock_once(obj->resv);
 }
 
 static inline void gpuvm_gem_gpuva_unlock(struct drm_gpuvm *gpuvm, struct drm_gem_object *obj,
