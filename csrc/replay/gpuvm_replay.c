@@ -2,7 +2,7 @@
 /*
  * gpuvm-replay [--bench] FILE|-
  *
- * Runs a trace (TRACE.md) through the C core as a staged-mode driver would and
+ * Runs a trace (docs/trace-format.md) through the C core as a staged-mode driver would and
  * prints the canonical result, or in benchmark mode one timing line. The
  * application of the ops lists is gpuvm_apply_ops(); pygpuvm/replay.py does
  * the same over the raw bindings with its own apply code, so comparing the two
@@ -601,7 +601,7 @@ static int run_bench(struct replay *r)
 static void usage(FILE *f)
 {
 	fputs("usage: " PROG " [--bench] FILE|-\n"
-	      "Replay a gpuvm trace (format: TRACE.md) through the C core and print\n"
+	      "Replay a gpuvm trace (format: docs/trace-format.md) through the C core and print\n"
 	      "the canonical result; '-' reads standard input.\n"
 	      "  --bench  print only 'ops <n> ns_per_cmd <x>': the execution time per\n"
 	      "           command after the last 'mark' (parsing not timed)\n",
