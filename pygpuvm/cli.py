@@ -1,7 +1,7 @@
 """The ``pygpuvm`` command.
 
     pygpuvm                 a small built-in demo: a trace, its replay, the drawing
-    pygpuvm replay FILE|-   run a trace (docs/trace-format.md) and print the canonical result
+    pygpuvm replay [FILE|-] run a trace (docs/trace-format.md) and print the canonical result
     pygpuvm show FILE|-     draw the address space at the end of a trace
     pygpuvm bench           the standard benchmarks
     pygpuvm diff            random traces through our port and the kernel's drm_gpuvm.c
@@ -68,7 +68,8 @@ def _build_parser() -> argparse.ArgumentParser:
                           "implementations with diff). This is the Python implementation "
                           "over the raw bindings; the C program gpuvm-replay prints the "
                           "same."))
-    p.add_argument("trace", metavar="FILE|-", help="trace file, or - for standard input")
+    p.add_argument("trace", metavar="FILE|-", nargs="?", default="-",
+                   help="trace file; - or nothing reads standard input")
 
     p = sub.add_parser(
         "show", help="draw the address space at the end of a trace", epilog=_EPILOG,

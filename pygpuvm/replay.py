@@ -635,12 +635,12 @@ def run(path: str, out: IO[bytes] | None = None, err: IO[bytes] | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pygpuvm.replay FILE|-`` (the CLI's ``replay`` subcommand)."""
+    """``python -m pygpuvm.replay [FILE|-]`` (the CLI's ``replay`` subcommand)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.stderr.write(f"usage: {PROG} FILE|-\n")
+    if len(args) > 1:
+        sys.stderr.write(f"usage: {PROG} [FILE|-]\n")
         return 2
-    return run(args[0])
+    return run(args[0] if args else "-")
 
 
 if __name__ == "__main__":

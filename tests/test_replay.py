@@ -190,7 +190,11 @@ def test_missing_file():
 
 @needs_c
 def test_usage_c():
-    assert run_c([]).returncode == 2
+    trace = TRACES / "example1.trace"
+    res = run_c([], stdin=trace.read_bytes())          # no FILE: standard input
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout == trace.with_suffix(".out").read_bytes()
+    assert run_c(["a.trace", "b.trace"]).returncode == 2
     assert run_c(["--frobnicate", "x"]).returncode == 2
     res = run_c(["--help"])
     assert res.returncode == 0 and b"usage: gpuvm-replay" in res.stdout
