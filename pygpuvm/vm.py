@@ -946,8 +946,8 @@ class VM:
         vm_bo valid again (``drm_gpuvm_bo_evict(vm_bo, False)``); a negative
         errno or an exception stops the walk and is raised. Without ``fn``
         every evicted vm_bo is simply marked valid. RESV_PROTECTED: external
-        objects evicted since the last prepare join the list at the exec lock
-       ; zombies are skipped. ``vm.validate(fn)`` also works.
+        objects evicted since the last prepare join the list at the exec lock;
+        zombies are skipped. ``vm.validate(fn)`` also works.
         """
         from . import exec as _exec
 
