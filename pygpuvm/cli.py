@@ -1,7 +1,7 @@
 """The ``pygpuvm`` command.
 
     pygpuvm                 a small built-in demo: a trace, its replay, the drawing
-    pygpuvm replay FILE|-   run a trace (TRACE.md) and print the canonical result
+    pygpuvm replay [FILE|-] run a trace (docs/trace-format.md) and print the canonical result
     pygpuvm show FILE|-     draw the address space at the end of a trace
     pygpuvm bench           the standard benchmarks
     pygpuvm diff            random traces through our port and the kernel's drm_gpuvm.c
@@ -35,7 +35,7 @@ dump
 """
 
 _EPILOG = """\
-traces: one command per line, '#' comments; see TRACE.md in the pygpuvm sources:
+traces: one command per line, '#' comments; see docs/trace-format.md in the pygpuvm sources:
   vm <start> <range> [<roff> <rrange>]   bo <name> [ext]
   map <addr> <range> <bo|-> <offset>      unmap <addr> <range>
   bo_unmap <bo>   prefetch <addr> <range>   dump   mark
@@ -64,11 +64,12 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
         description=_wrap("Run a trace through the C core, as a staged-mode driver would, "
                           "and print every command's ops list, warnings and dumps in the "
-                          "canonical, byte-exact format of TRACE.md (compare "
+                          "canonical, byte-exact format of docs/trace-format.md (compare "
                           "implementations with diff). This is the Python implementation "
                           "over the raw bindings; the C program gpuvm-replay prints the "
                           "same."))
-    p.add_argument("trace", metavar="FILE|-", help="trace file, or - for standard input")
+    p.add_argument("trace", metavar="FILE|-", nargs="?", default="-",
+                   help="trace file; - or nothing reads standard input")
 
     p = sub.add_parser(
         "show", help="draw the address space at the end of a trace", epilog=_EPILOG,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * gpuvm-replay [--bench] FILE|-
+ * gpuvm-replay [--bench] [FILE|-]
  *
- * Runs a trace (TRACE.md) through the C core as a staged-mode driver would and
+ * Runs a trace (docs/trace-format.md) through the C core as a staged-mode driver would and
  * prints the canonical result, or in benchmark mode one timing line. The
  * application of the ops lists is gpuvm_apply_ops(); pygpuvm/replay.py does
  * the same over the raw bindings with its own apply code, so comparing the two
@@ -600,9 +600,9 @@ static int run_bench(struct replay *r)
 
 static void usage(FILE *f)
 {
-	fputs("usage: " PROG " [--bench] FILE|-\n"
-	      "Replay a gpuvm trace (format: TRACE.md) through the C core and print\n"
-	      "the canonical result; '-' reads standard input.\n"
+	fputs("usage: " PROG " [--bench] [FILE|-]\n"
+	      "Replay a gpuvm trace (see docs/trace-format.md) through the C core and print\n"
+	      "the canonical result; '-' or no FILE reads standard input.\n"
 	      "  --bench  print only 'ops <n> ns_per_cmd <x>': the execution time per\n"
 	      "           command after the last 'mark' (parsing not timed)\n",
 	      f);
@@ -635,11 +635,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(path, "-")) {
+	if (!path || !strcmp(path, "-")) {
 		in = stdin;
 	} else {
 		in = fopen(path, "r");
