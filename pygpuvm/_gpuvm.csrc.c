@@ -29,6 +29,7 @@
 #include "drm/drm_exec.h"
 #include "drm/drm_gpuvm.h"
 #include "drm/gpuvm_apply.h"
+#include "driver/va_table.h"
 #include "gpuvm/gem_gpuva_lock.h"
 
 /*

@@ -42,6 +42,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _callbacks, _records
+from . import table as _table
 from ._gpuvm import ffi, lib
 from ._records import HDR, OP_W, VA_W
 from ._util import WeakCache, addr_of, hexs, retry, u64
@@ -641,6 +642,26 @@ class VM:
         if start == 0 and end == _2_64:
             return self._collect(0, 0, True, not reserved, True)
         return self._collect(start, end - start, False, not reserved, True)
+
+    # The columnar query (pygpuvm/table.py): a plain function used as a method,
+    # so that a small query pays no extra Python frame.
+    table = _table.query
+
+    def to_svg(self, start: int | None = None, end: int | None = None,
+               width: int = 1200) -> str:
+        """An SVG picture of the address space (see :mod:`pygpuvm.svg`); ``start``
+        and ``end`` zoom into a window."""
+        from . import svg
+
+        return svg.render(svg.snapshot_from_vm(self, start, end), width)
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
+
+    def _repr_html_(self) -> str:
+        from . import svg
+
+        return svg.html_fragment(svg.snapshot_from_vm(self, None, None))
 
     @property
     def extobjs(self) -> list[VmBo]:
