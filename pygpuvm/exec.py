@@ -326,7 +326,7 @@ class Exec:
 
         External objects of this VM get it with ``extobj_usage``, everything
         else (the VM resv, which private objects share, and locked objects
-        foreign to the VM) with ``private_usage`` (kernel §8.30). Each object
+        foreign to the VM) with ``private_usage``. Each object
         needs a reserved slot (``num_fences``); adding without one is a kernel
         WARN (:class:`~pygpuvm.GpuvmWarning`) and that object is skipped.
         """

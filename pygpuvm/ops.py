@@ -7,7 +7,7 @@ reference (both released together by ``drm_gpuva_ops_free`` + ``drm_gpuvm_put``)
 so it can be applied with :meth:`pygpuvm.VM.apply` as long as the VM has not
 changed since the list was made (otherwise :class:`~pygpuvm.StaleOpsError`).
 
-``repr(op)`` is the op's line in TRACE.md's output format, e.g.
+``repr(op)`` is the op's line in docs/trace-format.md's output format, e.g.
 ``map 0x1000 0x4000 A 0x0``; ``str(ops)`` is all lines, one per op.
 """
 
@@ -226,7 +226,7 @@ class Ops(Sequence[Op]):
         return iter(self._ops)
 
     def lines(self) -> list[str]:
-        """The TRACE.md op lines."""
+        """The docs/trace-format.md op lines."""
         return [repr(op) for op in self._ops]
 
     def __str__(self) -> str:

@@ -1,10 +1,10 @@
-"""``pygpuvm replay``: run a trace (``TRACE.md``) and print its canonical result.
+"""``pygpuvm replay``: run a trace (docs/trace-format.md) and print its canonical result.
 
 This is a second, independent implementation of the trace replay, written in
 Python over the raw bindings (``from pygpuvm.raw import ffi, lib``): the
 parser, the printing and the application of the ops lists (``drm_gpuva_map``,
 ``drm_gpuva_remap``, ``drm_gpuva_unmap``, ``drm_gpuva_link_locked``,
-``drm_gpuva_unlink_locked``, exactly as TRACE.md's application rules say) are
+``drm_gpuva_unlink_locked``, exactly as docs/trace-format.md's application rules say) are
 all here. The C program ``gpuvm-replay`` applies the same lists through
 ``gpuvm_apply_ops()``; the test suite compares the two outputs, so each checks
 the other. The error messages are the C program's, word for word.
@@ -101,7 +101,7 @@ class State:
 
 
 class Parser:
-    """Turns trace lines into commands, checking every rule of TRACE.md.
+    """Turns trace lines into commands, checking every rule of docs/trace-format.md.
 
     Checks run in the C parser's order: command name, word count, the words
     themselves, then what depends on earlier lines (vm, bo names).
@@ -226,7 +226,7 @@ def _list(head: Any, ctype: str, *member: str) -> list[Any]:
 
 
 class _Replayer:
-    """Runs commands the way TRACE.md's staged-mode driver does."""
+    """Runs commands the way docs/trace-format.md's staged-mode driver does."""
 
     def __init__(self, out: IO[bytes], err: IO[bytes], parser: Parser) -> None:
         self.out = out
@@ -322,7 +322,7 @@ class _Replayer:
             else:
                 w(b"op %d\n" % kind)
 
-    # -- applying ops (TRACE.md "How ops are applied")
+    # -- applying ops (docs/trace-format.md "How ops are applied")
 
     def _new_va(self) -> Any:
         va = lib.kzalloc(ffi.sizeof("struct drm_gpuva"))
@@ -635,12 +635,12 @@ def run(path: str, out: IO[bytes] | None = None, err: IO[bytes] | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pygpuvm.replay FILE|-`` (the CLI's ``replay`` subcommand)."""
+    """``python -m pygpuvm.replay [FILE|-]`` (the CLI's ``replay`` subcommand)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.stderr.write(f"usage: {PROG} FILE|-\n")
+    if len(args) > 1:
+        sys.stderr.write(f"usage: {PROG} [FILE|-]\n")
         return 2
-    return run(args[0])
+    return run(args[0] if args else "-")
 
 
 if __name__ == "__main__":

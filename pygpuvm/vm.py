@@ -42,6 +42,7 @@ from functools import partial
 from typing import Any
 
 from . import _callbacks, _records
+from . import table as _table
 from ._gpuvm import ffi, lib
 from ._records import HDR, OP_W, VA_W
 from ._util import WeakCache, addr_of, hexs, retry, u64
@@ -570,11 +571,11 @@ class VM:
         return self._find(1, addr, range)
 
     def find_prev(self, start: int) -> Va | None:
-        """``drm_gpuva_find_prev()`` with the kernel's quirks (reference §3.2)."""
+        """``drm_gpuva_find_prev()`` with the kernel's quirks."""
         return self._find(2, u64("start", start), 0)
 
     def find_next(self, end: int) -> Va | None:
-        """``drm_gpuva_find_next()`` with the kernel's quirks (reference §3.2)."""
+        """``drm_gpuva_find_next()`` with the kernel's quirks."""
         return self._find(3, u64("end", end), 0)
 
     def _collect(self, addr: int, range_: int, whole: bool, skip_kernel: bool,
@@ -639,6 +640,26 @@ class VM:
             return self._collect(0, 0, True, not reserved, True)
         return self._collect(start, end - start, False, not reserved, True)
 
+    # The columnar query (pygpuvm/table.py): a plain function used as a method,
+    # so that a small query pays no extra Python frame.
+    table = _table.query
+
+    def to_svg(self, start: int | None = None, end: int | None = None,
+               width: int = 1200) -> str:
+        """An SVG picture of the address space (see :mod:`pygpuvm.svg`); ``start``
+        and ``end`` zoom into a window."""
+        from . import svg
+
+        return svg.render(svg.snapshot_from_vm(self, start, end), width)
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
+
+    def _repr_html_(self) -> str:
+        from . import svg
+
+        return svg.html_fragment(svg.snapshot_from_vm(self, None, None))
+
     @property
     def extobjs(self) -> list[VmBo]:
         """Snapshot of the extobj list (vm_bos of external objects), in list order."""
@@ -660,7 +681,7 @@ class VM:
             return out
 
     def dump(self, bos: Sequence[GemObject] = ()) -> str:
-        """The VM in TRACE.md's ``dump`` format (without the ``> dump`` header).
+        """The VM in docs/trace-format.md's ``dump`` format (without the ``> dump`` header).
 
         ``bos``: the objects to report vm_bo lines for, in that order.
         """
@@ -752,7 +773,7 @@ class VM:
     # ------------------------------------------------------------ changes
 
     def apply(self, ops: Ops) -> None:
-        """Apply ``ops`` as TRACE.md's driver does (library-owned VAs linked to vm_bos).
+        """Apply ``ops`` as docs/trace-format.md's driver does (library-owned VAs linked to vm_bos).
 
         Raises :class:`~pygpuvm.StaleOpsError` if the VM changed since ``ops``
         was created, :class:`~pygpuvm.OutOfMemoryError` (nothing applied).
@@ -946,8 +967,8 @@ class VM:
         vm_bo valid again (``drm_gpuvm_bo_evict(vm_bo, False)``); a negative
         errno or an exception stops the walk and is raised. Without ``fn``
         every evicted vm_bo is simply marked valid. RESV_PROTECTED: external
-        objects evicted since the last prepare join the list at the exec lock
-        (kernel §5.2); zombies are skipped. ``vm.validate(fn)`` also works.
+        objects evicted since the last prepare join the list at the exec lock;
+        zombies are skipped. ``vm.validate(fn)`` also works.
         """
         from . import exec as _exec
 

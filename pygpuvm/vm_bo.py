@@ -58,7 +58,7 @@ class VmBo:
 
     @property
     def vas(self) -> list[Va]:
-        """The VAs linked to this vm_bo, in link order (TRACE.md ``bova`` order)."""
+        """The VAs linked to this vm_bo, in link order (docs/trace-format.md ``bova`` order)."""
         with self._vm._locked():
             ptr = self._live()
             n, arr = retry(partial(lib.pygpuvm_vm_bo_va_recs, ptr), 16,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * gpuvm-replay [--bench] FILE|-
+ * gpuvm-replay [--bench] [FILE|-]
  *
  * Runs a trace (docs/trace-format.md) through a drm_gpuvm as a staged-mode
  * driver would and prints the canonical result, or in benchmark mode one
@@ -709,9 +709,9 @@ static int run_bench(struct replay *r)
 
 static void usage(FILE *f)
 {
-	fputs("usage: " PROG " [--bench] FILE|-\n"
-	      "Replay a gpuvm trace (format: TRACE.md) through the C core and print\n"
-	      "the canonical result; '-' reads standard input.\n"
+	fputs("usage: " PROG " [--bench] [FILE|-]\n"
+	      "Replay a gpuvm trace (see docs/trace-format.md) through the C core and print\n"
+	      "the canonical result; '-' or no FILE reads standard input.\n"
 	      "  --bench  print only 'ops <n> ns_per_cmd <x>': the execution time per\n"
 	      "           command after the last 'mark' (parsing not timed)\n",
 	      f);
@@ -744,11 +744,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(path, "-")) {
+	if (!path || !strcmp(path, "-")) {
 		in = stdin;
 	} else {
 		in = fopen(path, "r");
