@@ -16,6 +16,7 @@ import io
 import os
 import sys
 import textwrap
+from collections.abc import Iterable
 from typing import IO
 
 __all__ = ["main", "DEMO_TRACE"]
@@ -143,7 +144,7 @@ def _cmd_replay(path: str) -> int:
     return run(path)
 
 
-def _show(lines: IO[bytes] | list[bytes], width: int | None, prog: str,
+def _show(lines: Iterable[bytes], width: int | None, prog: str,
           out: IO[str]) -> int:
     from .replay import replay_state
     from .show import render
