@@ -6,6 +6,7 @@
     pygpuvm bench           the standard benchmarks
     pygpuvm diff            random traces through our port and the kernel's drm_gpuvm.c
     pygpuvm kernel fetch    fetch the kernel files of Debian's linux-source (apt)
+    pygpuvm kernel build    build gpuvm-replay-kernel from a kernel tree or Debian's sources
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import os
 import sys
 import textwrap
+from collections.abc import Iterable
 from typing import IO
 
 __all__ = ["main", "DEMO_TRACE"]
@@ -115,17 +117,15 @@ def _build_parser() -> argparse.ArgumentParser:
                           "when a program is missing."))
     diff_arguments(p)
 
-    p = sub.add_parser("kernel", help="the kernel backend's sources (Debian linux-source)",
+    p = sub.add_parser("kernel", help="the kernel backend: fetch Debian's sources, build it",
                        description=_wrap("Fetch the few kernel files the kernel backend "
                                          "is built from out of Debian's linux-source "
-                                         "packages, with apt and private apt state."))
-    ksub = p.add_subparsers(dest="kcommand", metavar="KCOMMAND", required=True)
-    kp = ksub.add_parser("fetch", help="fetch and extract; print the tree's path")
-    kp.add_argument("--suite", default="sid", help="Debian suite (default: sid)")
-    kp.add_argument("--package", default=None,
-                    help="linux-source-X.Y (default: the suite's newest)")
-    kp.add_argument("--dest", default=os.path.join("build", "kernel-src"),
-                    help="cache directory (default: build/kernel-src)")
+                                         "packages (apt, private apt state), and build "
+                                         "gpuvm-replay-kernel from them or from a kernel "
+                                         "tree (see docs/kernel-backend.md)."))
+    from .kernel_source import add_arguments as kernel_arguments
+
+    kernel_arguments(p)
     return parser
 
 
@@ -146,7 +146,7 @@ def _cmd_replay(path: str) -> int:
     return run(path)
 
 
-def _show(lines: IO[bytes] | list[bytes], width: int | None, prog: str,
+def _show(lines: Iterable[bytes], width: int | None, prog: str,
           out: IO[str]) -> int:
     from .replay import replay_state
     from .show import render
@@ -264,10 +264,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_args(args)
         if args.command == "kernel":
-            from .kernel_source import main as kernel_main
+            from .kernel_source import run_args as kernel_run
 
-            return kernel_main(["fetch", "--suite", args.suite, "--dest", args.dest]
-                               + (["--package", args.package] if args.package else []))
+            return kernel_run(args)
         return _cmd_demo()
     except BrokenPipeError:
         # `pygpuvm replay big.trace | head`: stop quietly; point stdout at

@@ -14,7 +14,7 @@ changed since the list was made (otherwise :class:`~pygpuvm.StaleOpsError`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from ._gpuvm import ffi
 from ._util import hexs
@@ -56,7 +56,9 @@ class MapOp(NamedTuple):
     obj: GemObject | None
     offset: int
 
-    kind = "map"
+    @property
+    def kind(self) -> Literal["map"]:
+        return "map"
 
     @property
     def end(self) -> int:
@@ -72,7 +74,9 @@ class UnmapOp(NamedTuple):
     va: Va
     keep: bool
 
-    kind = "unmap"
+    @property
+    def kind(self) -> Literal["unmap"]:
+        return "unmap"
 
     @property
     def addr(self) -> int:
@@ -104,7 +108,9 @@ class RemapOp(NamedTuple):
     prev: Piece | None
     next: Piece | None
 
-    kind = "remap"
+    @property
+    def kind(self) -> Literal["remap"]:
+        return "remap"
 
     @property
     def addr(self) -> int:
@@ -142,7 +148,9 @@ class PrefetchOp(NamedTuple):
 
     va: Va
 
-    kind = "prefetch"
+    @property
+    def kind(self) -> Literal["prefetch"]:
+        return "prefetch"
 
     @property
     def addr(self) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from .raw import ffi, lib
 
@@ -195,7 +195,7 @@ def _text(word: bytes) -> str:
     return word.decode("utf-8", "surrogateescape")
 
 
-def parse(lines: Iterator[bytes] | IO[bytes], parser: Parser | None = None) -> Iterator[Command]:
+def parse(lines: Iterable[bytes], parser: Parser | None = None) -> Iterator[Command]:
     """Yield the commands of a trace one by one (so a caller can run each as it
     comes); raises :class:`TraceError` at the first malformed line."""
     p = parser or Parser()
@@ -568,7 +568,7 @@ def _restore_warn_hook() -> None:
         lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
 
 
-def _replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes], prog: str,
+def _replay(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes], prog: str,
             at_end: Callable[[_Replayer], None] | None = None) -> int:
     parser = Parser()
     r = _Replayer(out, err, parser)
@@ -598,7 +598,7 @@ def _replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes], 
     return status
 
 
-def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
+def replay(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes],
            prog: str = PROG) -> int:
     """Replay a trace read from @lines (bytes), writing the result to @out and
     messages to @err (both binary). Returns the exit status (0, 1 or 2).
@@ -609,7 +609,7 @@ def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
     return _replay(lines, out, err, prog)
 
 
-def replay_state(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
+def replay_state(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes],
                  prog: str = PROG) -> tuple[int, State | None]:
     """Like :func:`replay`, and also return the final :class:`State` (None if
     the trace is malformed)."""
@@ -628,7 +628,7 @@ def run(path: str, out: IO[bytes] | None = None, err: IO[bytes] | None = None,
     try:
         f = open(path, "rb")
     except OSError as exc:
-        err.write(b"%s: %s: %s\n" % (prog.encode(), path.encode(), exc.strerror.encode()))
+        err.write(b"%s: %s: %s\n" % (prog.encode(), path.encode(), (exc.strerror or str(exc)).encode()))
         return 2
     with f:
         return replay(f, out, err, prog)

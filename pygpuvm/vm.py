@@ -39,7 +39,7 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _callbacks, _records
 from . import table as _table
@@ -61,6 +61,9 @@ from .gem import GemObject
 from .ops import MapOp, Op, Ops, Piece
 from .va import Va
 from .vm_bo import VmBo
+
+if TYPE_CHECKING:
+    from .exec import Exec
 
 __all__ = ["VM"]
 
@@ -492,7 +495,7 @@ class VM:
         vad = self._vad
         for op in ops:
             if op.kind != "map":
-                va = op.va  # type: ignore[union-attr]
+                va = op.va
                 va._detach()
                 r = vad.get(va._key)
                 if r is not None and r() is va:
@@ -705,7 +708,7 @@ class VM:
     # ------------------------------------------------------------ ops lists
 
     def sm_map(self, addr: int, range: int, obj: GemObject | None = None, offset: int = 0,
-               steps: Any = None) -> Ops:
+               steps: object | None = None) -> Ops:
         """The ops that mapping ``obj`` at ``[addr, addr+range)`` takes (nothing applied).
 
         With ``steps``, run ``drm_gpuvm_sm_map()`` calling the driver callbacks
@@ -720,7 +723,7 @@ class VM:
             return self._walk(steps, lib.pygpuvm_sm_map_steps, addr, range, cobj, offset)
         return self._create(_KIND_MAP, "map", addr, range, obj, cobj, offset)
 
-    def sm_unmap(self, addr: int, range: int, steps: Any = None) -> Ops:
+    def sm_unmap(self, addr: int, range: int, steps: object | None = None) -> Ops:
         """The ops that unmapping ``[addr, addr+range)`` takes (nothing applied)."""
         addr, range_ = _request(addr, range, "unmap")
         if steps is not None:
@@ -957,7 +960,8 @@ class VM:
         with self._locked() as ptr:
             lib.pygpuvm_vm_deferred_cleanup(ptr)
 
-    def validate(self, ex: Any = None, fn: Any = None) -> None:
+    def validate(self, ex: Exec | Callable[[VmBo], int | None] | None = None,
+                 fn: Callable[[VmBo], int | None] | None = None) -> None:
         """``drm_gpuvm_validate()``: call ``fn(vm_bo)`` for every evicted vm_bo.
 
         ``ex``: an :class:`~pygpuvm.exec.Exec` of this VM held by this thread
@@ -972,14 +976,16 @@ class VM:
         """
         from . import exec as _exec
 
-        if fn is None and ex is not None and not isinstance(ex, _exec.Exec) and callable(ex):
+        if ex is not None and not isinstance(ex, _exec.Exec):
+            if fn is not None or not callable(ex):
+                raise TypeError(f"expected an Exec, not {type(ex).__name__}")
             ex, fn = None, ex
         _exec.validate(self, ex, fn)
 
     # ------------------------------------------------------------ exec locks
 
     def exec_lock(self, num_fences: int = 1, objects: Sequence[GemObject] = (),
-                  interruptible: bool = False, ignore_duplicates: bool = True) -> Any:
+                  interruptible: bool = False, ignore_duplicates: bool = True) -> Exec:
         """``with vm.exec_lock(...) as ex``: ``drm_gpuvm_exec_lock[_array]()``.
 
         Locks the VM resv, every external object's resv and ``objects``
@@ -992,7 +998,7 @@ class VM:
         return _exec.exec_lock(self, num_fences, objects, interruptible, ignore_duplicates)
 
     def exec_lock_range(self, addr: int, range: int, num_fences: int = 1,
-                        interruptible: bool = False, ignore_duplicates: bool = True) -> Any:
+                        interruptible: bool = False, ignore_duplicates: bool = True) -> Exec:
         """``drm_gpuvm_exec_lock_range()``: lock only the objects mapped in the range
         (not the VM resv, not other extobjs; VAs without an object and the
         reserved node are skipped). Unvalidated, as the kernel."""
@@ -1003,7 +1009,7 @@ class VM:
 
     def bind_lock(self, binds: Sequence[tuple[Any, ...]], num_fences: int = 1,
                   lock_vm: bool = True, objects: Sequence[GemObject] = (),
-                  interruptible: bool = False) -> Any:
+                  interruptible: bool = False) -> Exec:
         """VM_BIND locking: everything the ``binds`` will touch, in one transaction.
 
         ``binds``: ``("map", addr, range[, obj[, offset]])`` and
