@@ -6,6 +6,7 @@
     pygpuvm bench           the standard benchmarks
     pygpuvm diff            random traces through our port and the kernel's drm_gpuvm.c
     pygpuvm kernel fetch    fetch the kernel files of Debian's linux-source (apt)
+    pygpuvm kernel build    build gpuvm-replay-kernel from a kernel tree or Debian's sources
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="bar width in columns (default: fit the terminal); for svg and "
                         "html: the picture's width in pixels (default 1200)")
     p.add_argument("--format", choices=("text", "svg", "html"), default="text",
-                   help="text (default), an SVG picture, or a self-contained HTML page")
+                   help="text (default), an SVG picture of the final address space, or a "
+                        "self-contained HTML page: the timeline of every command (with "
+                        "--final: the final address space)")
     p.add_argument("--start", type=_number, default=None, metavar="ADDR",
                    help="svg/html: zoom, first address of the view")
     p.add_argument("--end", type=_number, default=None, metavar="ADDR",
@@ -117,17 +120,15 @@ def _build_parser() -> argparse.ArgumentParser:
                           "when a program is missing."))
     diff_arguments(p)
 
-    p = sub.add_parser("kernel", help="the kernel backend's sources (Debian linux-source)",
+    p = sub.add_parser("kernel", help="the kernel backend: fetch Debian's sources, build it",
                        description=_wrap("Fetch the few kernel files the kernel backend "
                                          "is built from out of Debian's linux-source "
-                                         "packages, with apt and private apt state."))
-    ksub = p.add_subparsers(dest="kcommand", metavar="KCOMMAND", required=True)
-    kp = ksub.add_parser("fetch", help="fetch and extract; print the tree's path")
-    kp.add_argument("--suite", default="sid", help="Debian suite (default: sid)")
-    kp.add_argument("--package", default=None,
-                    help="linux-source-X.Y (default: the suite's newest)")
-    kp.add_argument("--dest", default=os.path.join("build", "kernel-src"),
-                    help="cache directory (default: build/kernel-src)")
+                                         "packages (apt, private apt state), and build "
+                                         "gpuvm-replay-kernel from them or from a kernel "
+                                         "tree (see docs/kernel-backend.md)."))
+    from .kernel_source import add_arguments as kernel_arguments
+
+    kernel_arguments(p)
     return parser
 
 
@@ -167,11 +168,21 @@ def _show_picture(f: IO[bytes], args: argparse.Namespace) -> int:
     if width < 200:
         sys.stderr.write("pygpuvm show: --width must be at least 200 for svg and html\n")
         return 2
+    name = os.path.basename(args.trace) if args.trace != "-" else "stdin"
+    if args.format == "html" and not args.final:
+        from . import timeline
+
+        try:
+            text = timeline.render_trace(f.read().splitlines(keepends=True), width=width,
+                                         start=args.start, end=args.end, title=name)
+        except timeline.TimelineError as exc:
+            sys.stderr.write(f"pygpuvm show: {exc}\n")
+            return exc.status
+        return _emit(text, args.output)
     status, state = replay_state(f, io.BytesIO(), sys.stderr.buffer, "pygpuvm show")
     if state is None:
         return status
     try:
-        name = os.path.basename(args.trace) if args.trace != "-" else "stdin"
         snap = svg.snapshot_from_state(state, args.start, args.end, name)
     except (TypeError, ValueError) as exc:
         sys.stderr.write(f"pygpuvm show: {exc}\n")
@@ -256,10 +267,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_args(args)
         if args.command == "kernel":
-            from .kernel_source import main as kernel_main
+            from .kernel_source import run_args as kernel_run
 
-            return kernel_main(["fetch", "--suite", args.suite, "--dest", args.dest]
-                               + (["--package", args.package] if args.package else []))
+            return kernel_run(args)
         return _cmd_demo()
     except BrokenPipeError:
         # `pygpuvm replay big.trace | head`: stop quietly; point stdout at

@@ -462,8 +462,9 @@ def python_table(data: dict[str, Any], results: list[Result]) -> list[str]:
                 status = _status(per * 1e9, 2 * ref)
         elif extra.get("compare") in refs and not extra.get("reference"):
             speedup = refs[extra["compare"]] / med
-            target = f">= 20x intervaltree (measured {speedup:.1f}x)"
-            status = "ok" if speedup >= 20 else "MISSED"
+            want = extra.get("target_ratio", 20)
+            target = f">= {want}x intervaltree (measured {speedup:.1f}x)"
+            status = "ok" if speedup >= want else "MISSED"
         live = extra.get("live")
         lines.append(f"| {b['name']} | {_fmt_live(live) if live else ''} | {_fmt_time(med)} | "
                      f"{_fmt_time(per) if items > 1 else ''} | {target} | {status} |")
