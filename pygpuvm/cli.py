@@ -56,6 +56,9 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="pygpuvm", epilog=_EPILOG, formatter_class=raw,
         description=_wrap("pygpuvm: the Linux kernel's DRM GPU VA manager (drm_gpuvm) in "
                           "userspace. Without a command, runs a small demo."))
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"pygpuvm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("demo", help="the built-in demo (the default)",
@@ -100,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     # Every argument (--quick, --help, ...) goes to pygpuvm.bench's own parser:
     # with a '+' prefix this subparser treats '--x' as a plain word, which a
     # REMAINDER positional then takes even in first position.
-    p = sub.add_parser("bench", help="run the standard benchmarks (issue 6)",
+    p = sub.add_parser("bench", help="run the standard benchmarks",
                        description=_wrap("Run the standard benchmarks."),
                        add_help=False, prefix_chars="+")
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
