@@ -34,6 +34,7 @@
 #include "drm/drm_gpuvm.h"
 #include "drm/gpuvm_apply.h"
 #include "drm/gpuvm_driver.h"
+#include "driver/va_table.h"
 #include "gpuvm/gem_gpuva_lock.h"
 
 #include "records.h"

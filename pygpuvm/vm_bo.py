@@ -1,7 +1,7 @@
 """vm_bos: the unique association of a VM and a GEM object.
 
 A :class:`VmBo` owns one reference on its ``struct drm_gpuvm_bo``, released
-through ``pygpuvm_vm_bo_release`` (the plain, internally locking
+through ``gpuvm_driver_bo_put`` (the plain, internally locking
 ``drm_gpuvm_bo_put``, with the VM resv held in RESV_PROTECTED mode), so the
 last put can never free a lock its caller holds. It keeps its VM and GEM
 wrappers alive. Closing the VM releases the reference early and detaches it.
@@ -19,6 +19,7 @@ from ._util import retry
 from .errors import DetachedError
 
 if TYPE_CHECKING:
+    from ._gpuvm import CData
     from .gem import GemObject
     from .va import Va
     from .vm import VM
@@ -34,7 +35,7 @@ class VmBo:
     def __init__(self, vm: VM, ptr: Any, obj: GemObject) -> None:
         # @ptr carries a reference that this object now owns.
         self._vm = vm
-        self._ptr = ffi.gc(ptr, lib.gpuvm_driver_bo_put)
+        self._ptr: CData | None = ffi.gc(ptr, lib.gpuvm_driver_bo_put)
         self.obj = obj
 
     @property
@@ -58,7 +59,7 @@ class VmBo:
 
     @property
     def vas(self) -> list[Va]:
-        """The VAs linked to this vm_bo, in link order (TRACE.md ``bova`` order)."""
+        """The VAs linked to this vm_bo, in link order (docs/trace-format.md ``bova`` order)."""
         with self._vm._locked():
             ptr = self._live()
             n, arr = retry(partial(lib.pygpuvm_vm_bo_va_recs, ptr), 16,
