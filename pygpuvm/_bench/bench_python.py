@@ -4,7 +4,7 @@
     pygpuvm bench                                                 # runs this file too
 
 Costs of the Python API on a VM with N live mappings: a single ``vm.map`` and
-``vm.unmap``, ``vm.sm_map`` ops creation, ``vm.find``, iteration over 1e5
+``vm.unmap``, the same in a plain loop over 20,000 random addresses, ``vm.sm_map`` ops creation, ``vm.find``, iteration over 1e5
 VAs, the batch path (one cffi crossing for a whole array of requests), and
 overlap queries against the pure-Python ``intervaltree`` package on the same
 intervals. ``extra_info`` carries what pygpuvm/_bench/run.py needs to put each
@@ -117,6 +117,62 @@ def test_unmap_single(benchmark: Any, populated: Populated) -> None:
     benchmark.extra_info.update(live=N)
     ops = benchmark.pedantic(vm.unmap, setup=setup, rounds=ROUNDS, warmup_rounds=min(ROUNDS, 100))
     assert [op.kind for op in ops] == ["unmap"]
+    assert len(vm) == N
+
+
+N_LOOP = 200 if TINY else 20_000
+LOOP_ROUNDS = 1 if TINY else 5
+
+
+def test_map_loop(benchmark: Any, populated: Populated) -> None:
+    """vm.map of one page into each of N_LOOP random holes in a plain loop,
+    results dropped as they come (what a user's loop pays: the addresses are
+    cold, unlike the pedantic single-call benchmark's), N live mappings."""
+    vm, bos = populated
+    rng = random.Random(3)
+    done: list[list[int]] = []
+    obj = bos[0]
+
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        for a in done.pop() if done else ():
+            vm.unmap(a, PAGE)
+        addrs = [BASE + i * SLOT + SIZE for i in rng.sample(range(N), N_LOOP)]
+        done.append(addrs)
+        return (addrs,), {}
+
+    def loop(addrs: list[int]) -> None:
+        vmap = vm.map
+        for a in addrs:
+            vmap(a, PAGE, obj, 0)
+
+    benchmark.extra_info.update(items=N_LOOP, target_us=3.0, live=N)
+    benchmark.pedantic(loop, setup=setup, rounds=LOOP_ROUNDS, warmup_rounds=0)
+    for a in done.pop():
+        vm.unmap(a, PAGE)
+    assert len(vm) == N
+
+
+def test_unmap_loop(benchmark: Any, populated: Populated) -> None:
+    """vm.unmap of one mapped page at each of N_LOOP random addresses in a
+    plain loop, results dropped, N live mappings (each page mapped in the
+    setup, so the tree holds N + N_LOOP VAs when the loop starts)."""
+    vm, bos = populated
+    rng = random.Random(4)
+
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        addrs = [BASE + i * SLOT + SIZE for i in rng.sample(range(N), N_LOOP)]
+        for a in addrs:
+            vm.map(a, PAGE, bos[1], 0)
+        rng.shuffle(addrs)
+        return (addrs,), {}
+
+    def loop(addrs: list[int]) -> None:
+        vunmap = vm.unmap
+        for a in addrs:
+            vunmap(a, PAGE)
+
+    benchmark.extra_info.update(items=N_LOOP, target_us=3.0, live=N)
+    benchmark.pedantic(loop, setup=setup, rounds=LOOP_ROUNDS, warmup_rounds=0)
     assert len(vm) == N
 
 
