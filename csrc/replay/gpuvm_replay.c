@@ -257,7 +257,7 @@ static int exec_vm(struct replay *r, const struct trace_cmd *c)
 		r->r_obj = NULL;
 		return -ENOMEM;
 	}
-	r->vm = kzalloc(sizeof(*r->vm));
+	r->vm = kzalloc(sizeof(*r->vm), GFP_KERNEL);
 	if (!r->vm)
 		return -ENOMEM;
 	/*
@@ -291,7 +291,7 @@ static int exec_bo(struct replay *r, const struct trace_cmd *c)
 
 	if (r->nobjs == r->objs_cap) {
 		size_t cap = r->objs_cap ? 2 * r->objs_cap : 16;
-		struct drm_gem_object **objs = krealloc(r->objs, cap * sizeof(*objs));
+		struct drm_gem_object **objs = krealloc(r->objs, cap * sizeof(*objs), GFP_KERNEL);
 
 		if (!objs)
 			return -ENOMEM;
@@ -426,7 +426,7 @@ static bool on_extobj_list(const struct drm_gpuvm *vm, const struct drm_gpuvm_bo
 {
 	const struct drm_gpuvm_bo *e;
 
-	list_for_each_entry(e, &vm->extobj.list, struct drm_gpuvm_bo, list.entry.extobj)
+	list_for_each_entry(e, &vm->extobj.list, list.entry.extobj)
 		if (e == vm_bo)
 			return true;
 	return false;
@@ -565,7 +565,7 @@ static int run_normal(struct replay *r)
  */
 static int run_bench(struct replay *r)
 {
-	struct trace_cmd *chunk = kmalloc(BENCH_CHUNK * sizeof(*chunk));
+	struct trace_cmd *chunk = kmalloc(BENCH_CHUNK * sizeof(*chunk), GFP_KERNEL);
 	enum trace_status st = TRACE_CMD;
 	int ret = 0;
 

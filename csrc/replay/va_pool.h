@@ -80,7 +80,7 @@ static inline struct drm_gpuva *va_pool_alloc(struct va_pool *pool)
 		if (pool->bump == pool->bump_end) {
 			const size_t bytes = VA_POOL_LINE + (size_t)VA_POOL_SLOTS * VA_POOL_SLOT;
 			/* Over-allocate by a line to align by hand: kmalloc gives 16. */
-			void *raw = kmalloc(bytes + VA_POOL_LINE);
+			void *raw = kmalloc(bytes + VA_POOL_LINE, GFP_KERNEL);
 			struct va_pool_chunk *chunk;
 
 			if (!raw)

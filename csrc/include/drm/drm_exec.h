@@ -18,6 +18,7 @@
 #ifndef PYGPUVM_DRM_EXEC_H
 #define PYGPUVM_DRM_EXEC_H
 
+#include "linux/bug.h"
 #include "linux/ww_mutex.h"
 
 struct drm_gem_object;
@@ -59,11 +60,32 @@ static inline bool drm_exec_is_contended(struct drm_exec *exec)
 	return exec->contended != NULL;
 }
 
-/* C11 form of the kernel's macros: a while loop, so "continue" retries. */
-#define drm_exec_until_all_locked(exec) while (drm_exec_cleanup(exec))
-#define drm_exec_retry_on_contention(exec)            \
-	if (unlikely(drm_exec_is_contended(exec)))    \
-		continue
+/*
+ * The locking block. drm_exec_retry_on_contention() inside it jumps straight
+ * back to its head, from any nesting depth (inner loops, switches), exactly
+ * like the kernel's: nothing after the retry point runs in the failed pass.
+ *
+ * How: a label in front of the loop, whose address (GNU C labels-as-values,
+ * as the kernel uses) lives in a variable scoped to the loop; the retry is a
+ * computed goto to it, which re-enters the loop and so calls
+ * drm_exec_cleanup() again (back off, slow-lock the contended object).
+ * Needs GCC or Clang (any -std); one block per source line. Using
+ * drm_exec_retry_on_contention() outside a block fails to compile.
+ */
+#define GPUVM_EXEC_PASTE2__(a, b) a##b
+#define GPUVM_EXEC_PASTE__(a, b) GPUVM_EXEC_PASTE2__(a, b)
+#define GPUVM_EXEC_LABEL__ GPUVM_EXEC_PASTE__(gpuvm_exec_retry_, __LINE__)
+
+#define drm_exec_until_all_locked(exec)                                          \
+	GPUVM_EXEC_LABEL__:                                                      \
+	for (void *gpuvm_exec_retry_to__ = &&GPUVM_EXEC_LABEL__;                 \
+	     (void)gpuvm_exec_retry_to__, drm_exec_cleanup(exec);)
+
+#define drm_exec_retry_on_contention(exec)                       \
+	do {                                                     \
+		if (unlikely(drm_exec_is_contended(exec)))       \
+			goto *gpuvm_exec_retry_to__;             \
+	} while (0)
 
 #define drm_exec_for_each_locked_object(exec, index, obj)                     \
 	for ((index) = 0; (index) < (exec)->num_objects &&                    \
