@@ -29,6 +29,7 @@
 #include "drm/drm_exec.h"
 #include "drm/drm_gpuvm.h"
 #include "drm/gpuvm_apply.h"
+#include "driver/va_table.h"
 #include "gpuvm/gem_gpuva_lock.h"
 
 /*
@@ -1106,7 +1107,7 @@ static int pyg_bind_lock_pass(struct drm_gpuvm_exec *vm_exec, const struct pygpu
  * VM_BIND-style locking in one drm_exec transaction (flags and num_fences
  * from @vm_exec): the VM resv if @lock_vm, the objects every bind op's
  * sm_map/sm_unmap walk touches, then @objs. The walks reserve fence slots
- * only for a map's own object (kernel §8.29); afterwards every locked object
+ * only for a map's own object; afterwards every locked object
  * gets num_fences slots, so a fence can be added to all of them. 0 with
  * everything locked, or an error with nothing locked.
  */

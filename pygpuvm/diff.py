@@ -24,7 +24,10 @@ import sysconfig
 from dataclasses import dataclass
 from typing import Callable, Sequence, TextIO
 
-from .tracegen import generate
+if __package__:
+    from .tracegen import generate
+else:  # imported by kernel_source.py run as a script
+    from tracegen import generate  # type: ignore[no-redef,import-not-found]
 
 __all__ = ["Result", "Divergence", "run_trace", "diverges", "shrink", "find_program",
            "run_diff", "main"]

@@ -1,5 +1,5 @@
 """VM and VA functions: first through the raw C API (kernel semantics, including
-the quirks of reference §3.2 and §8), then through the VM class."""
+the kernel's quirks), then through the VM class."""
 
 from __future__ import annotations
 

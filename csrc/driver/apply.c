@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The reference driver: applies an ops list to a VM the way a staged-mode
- * kernel driver does (TRACE.md "How ops are applied"). The library owns the
+ * kernel driver does (docs/trace-format.md "How ops are applied"). The library owns the
  * VAs it creates here; they come from ctx->va_alloc (or kzalloc) and go back
  * to ctx->va_free (or kfree) when unmapped, so every VA of a VM driven by this
  * file must come from the same allocator.

@@ -88,7 +88,7 @@ SM_INLINE int sm_map_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *o
 	const u64 req_end = req_addr + req_range;
 	struct drm_gem_object *req_obj = req->map.gem.obj;
 	const u64 req_offset = req->map.gem.offset;
-	/* madvise only re-maps what it actually split (see the table in §4.5). */
+	/* madvise only re-maps what it actually split. */
 	bool needs_map = !madvise;
 	struct drm_gpuva *va, *next;
 	int ret = 0;

@@ -1260,7 +1260,7 @@ static size_t snapshot(struct drm_gpuvm *vm, u64 *out, size_t max)
 /*
  * Fail the n-th allocation of one builder for n = 1, 2, ... until it
  * succeeds: every failure is ERR_PTR(-ENOMEM), leaks nothing, and leaves the
- * tree and the vm_bo as they were (§3.7; the kernel leaks in one case, §8.11).
+ * tree and the vm_bo as they were (the kernel leaks in one case).
  */
 static bool fail_every_allocation(const struct drm_gpuvm_ops *ops, enum builder which,
 				  size_t want_ops)
@@ -1365,7 +1365,7 @@ static const struct drm_gpuvm_ops cb_ops = {
 };
 
 /*
- * A driver callback error at any step of any cell of §4.2/§4.3 stops the
+ * A driver callback error at any step of any cell of the sm_map/sm_unmap tables stops the
  * walk there and is returned as is; the callbacks here record only, so the
  * tree is unchanged.
  *

@@ -500,7 +500,7 @@ static bool test_insert_errors(void)
 }
 
 /*
- * Zero-range VAs (TRACE.md): a zero-range VA at a is the interval [a, a-1].
+ * Zero-range VAs (docs/trace-format.md): a zero-range VA at a is the interval [a, a-1].
  * Window [0, 0x10):
  *
  *	 0    1    2    3    4    5    6

@@ -1110,7 +1110,7 @@ static bool test_doc_case_15(void)
 	return fx_fini(&fx);
 }
 
-/* ------------------------------------------------- the §4.2 case table */
+/* -------------------------------------------------- the sm_map case table */
 
 /*
  * One row per (position, end) pair. In page units: the existing VA [a, a+r)
@@ -1870,7 +1870,7 @@ static bool test_missing_callbacks(void)
 /* ------------------------------------------------------ zero-sized requests */
 
 /*
- * The kernel accepts zero-sized requests (TRACE.md "Zero-sized gpuvas"):
+ * The kernel accepts zero-sized requests (docs/trace-format.md "Zero-sized gpuvas"):
  *
  *	     1     2     3     4     5   (x 0x1000)
  *	old: |-----------------------|  (a, offset 0)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vm_bo lifetimes and the _locked / internally locking split (SPEC §2.1).
+ * vm_bo lifetimes and the _locked / internally locking split (docs/design.md).
  *
  * The seed scenario: a vm_bo holding the LAST reference to its GEM. Released
  * through the plain drm_gpuvm_bo_put() / drm_gpuva_unlink() it must free the
@@ -204,7 +204,7 @@ static bool test_seed_locked_put_aborts(void)
 	return true;
 }
 
-/* ================================================ §2.1 pairs, one by one */
+/* ==================================================== _locked pairs, one by one */
 
 struct pair_env {
 	long live0;
@@ -1081,7 +1081,7 @@ static bool test_gem_evict_several_vms(void)
 	return true;
 }
 
-/* ====================================================== refcounts §2.10 */
+/* ============================================================= refcounts */
 
 /*
  *	0x10000  0x20000  0x30000

@@ -38,9 +38,10 @@ import sys
 import sysconfig
 import tempfile
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 HERE = Path(__file__).resolve().parent
 # The source tree when this file is a checkout's pygpuvm/_bench/run.py (for the
@@ -49,13 +50,14 @@ REPO = HERE.parent.parent
 IN_CHECKOUT = (REPO / "meson.build").is_file() and (REPO / "csrc").is_dir()
 
 
-def _load_sibling(name: str):
+def _load_sibling(name: str) -> types.ModuleType:
     # Loaded by path (benchmarks/run.py in a checkout, no install needed): the
     # siblings are loaded the same way, never through the pygpuvm package.
     modname = f"_pygpuvm_bench_{name}"
     if modname in sys.modules:
         return sys.modules[modname]
     spec = importlib.util.spec_from_file_location(modname, HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[modname] = mod
     spec.loader.exec_module(mod)
@@ -149,9 +151,9 @@ def find_replay(explicit: str | None = None) -> Path:
     if IN_CHECKOUT:
         for d in sorted(REPO.glob("build*/")) + sorted(REPO.glob("build/*/")):
             cands.append(d / "csrc" / "gpuvm-replay")
-    for c in cands:
-        if c.is_file() and os.access(c, os.X_OK):
-            return c
+    for cand in cands:
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return cand
     raise ReplayError("gpuvm-replay not found: install pygpuvm (pip install .), or pass "
                       "--replay PATH / set GPUVM_REPLAY (e.g. <meson build dir>/csrc/gpuvm-replay)")
 
@@ -363,7 +365,7 @@ def _python_benchmarks_available() -> bool:
 
 
 def run_python_benchmarks(quick: bool, progress: Progress,
-                          bench_file: Path | None = None) -> dict | None:
+                          bench_file: Path | None = None) -> dict[str, Any] | None:
     """bench_python.py through pytest-benchmark; returns its JSON (or None).
 
     ``bench_file``: this package's bench_python.py by default; a checkout runs
@@ -397,7 +399,8 @@ def run_python_benchmarks(quick: bool, progress: Progress,
             sys.stderr.write(f"\npython-level benchmarks failed (exit {proc.returncode}):\n"
                              + "".join(tail) + "\n")
             return None
-        return json.loads(js.read_text())
+        data: dict[str, Any] = json.loads(js.read_text())
+        return data
 
 
 # ------------------------------------------------------------------ report
@@ -435,7 +438,7 @@ def replay_table(results: list[Result], bpm: dict[int, float]) -> list[str]:
     return lines + [""] + mem
 
 
-def python_table(data: dict, results: list[Result]) -> list[str]:
+def python_table(data: dict[str, Any], results: list[Result]) -> list[str]:
     """Summarise pytest-benchmark JSON: medians, and the issue's Python targets."""
     benches = data.get("benchmarks", [])
     steady = {r.live: r.ns for r in results if r.workload == "steady"}
@@ -507,7 +510,7 @@ METHOD = """\
 """
 
 
-def summary(results: list[Result], bpm: dict[int, float], py: dict | None,
+def summary(results: list[Result], bpm: dict[int, float], py: dict[str, Any] | None,
             load: str) -> list[str]:
     met = missed = 0
     for r in results:
@@ -533,7 +536,7 @@ def summary(results: list[Result], bpm: dict[int, float], py: dict | None,
 
 
 def render(mode: Mode, results: list[Result], baseline: Result, info: dict[str, str],
-           command: str, py: dict | None, seconds: float) -> tuple[str, str]:
+           command: str, py: dict[str, Any] | None, seconds: float) -> tuple[str, str]:
     """(terminal text, RESULTS.md text)."""
     bpm = bytes_per_mapping(results, baseline)
     table = replay_table(results, bpm)
