@@ -87,13 +87,36 @@ static inline bool drm_exec_is_contended(struct drm_exec *exec)
 			goto *gpuvm_exec_retry_to__;             \
 	} while (0)
 
-#define drm_exec_for_each_locked_object(exec, index, obj)                     \
-	for ((index) = 0; (index) < (exec)->num_objects &&                    \
-			  ((obj) = (exec)->objects[(index)], 1);              \
-	     ++(index))
-#define drm_exec_for_each_locked_object_reverse(exec, index, obj)             \
-	for ((index) = (exec)->num_objects; (index) > 0 &&                    \
-			  ((obj) = (exec)->objects[(index) - 1], 1);          \
-	     --(index))
+/* The @index-th locked object, or NULL past the end. */
+static inline struct drm_gem_object *drm_exec_obj(struct drm_exec *exec, unsigned long index)
+{
+	return index < exec->num_objects ? exec->objects[index] : NULL;
+}
+
+/*
+ * drm_exec_for_each_locked_object(exec, obj), and the _reverse form: the
+ * current kernel's two arguments. The older three-argument form
+ * (exec, index, obj), with a caller-declared unsigned long index, is accepted
+ * as well, so drivers written against either compile.
+ */
+#define GPUVM_EXEC_PICK3__(_1, _2, _3, name, ...) name
+#define drm_exec_for_each_locked_object(...)                                        \
+	GPUVM_EXEC_PICK3__(__VA_ARGS__, gpuvm_exec_each3__, gpuvm_exec_each2__, )   \
+	(__VA_ARGS__)
+#define drm_exec_for_each_locked_object_reverse(...)                                \
+	GPUVM_EXEC_PICK3__(__VA_ARGS__, gpuvm_exec_each_rev3__, gpuvm_exec_each_rev2__, ) \
+	(__VA_ARGS__)
+
+#define gpuvm_exec_each3__(exec, index, obj) \
+	for ((index) = 0; ((obj) = drm_exec_obj(exec, index)); ++(index))
+#define gpuvm_exec_each2__(exec, obj)                                               \
+	for (unsigned long gpuvm_exec_i__ = 0;                                      \
+	     ((obj) = drm_exec_obj(exec, gpuvm_exec_i__)); ++gpuvm_exec_i__)
+#define gpuvm_exec_each_rev3__(exec, index, obj)                                    \
+	for ((index) = (exec)->num_objects - 1;                                     \
+	     ((obj) = drm_exec_obj(exec, index)); --(index))
+#define gpuvm_exec_each_rev2__(exec, obj)                                           \
+	for (unsigned long gpuvm_exec_i__ = (exec)->num_objects - 1;                \
+	     ((obj) = drm_exec_obj(exec, gpuvm_exec_i__)); --gpuvm_exec_i__)
 
 #endif
