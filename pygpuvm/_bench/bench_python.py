@@ -286,11 +286,11 @@ N_WIDE = 10 if TINY else 100
 N_WIDE_ROWS = 100 if TINY else 1_000
 
 
-def test_overlap_table(benchmark, populated, queries):
+def test_overlap_table(benchmark: Any, populated: Populated, queries: list[tuple[int, int]]) -> None:
     """vm.table(start, end) for the N_QUERIES small random ranges (0..5 rows each)."""
     vm, _ = populated
 
-    def run():
+    def run() -> list[int]:
         return [len(vm.table(a, b)) for a, b in queries]
 
     benchmark.extra_info.update(items=len(queries), compare="overlap", live=N, target_ratio=50)
@@ -298,9 +298,9 @@ def test_overlap_table(benchmark, populated, queries):
 
 
 @pytest.fixture(scope="module")
-def wide_queries():
+def wide_queries() -> list[tuple[int, int]]:
     rng = random.Random(5)
-    out = []
+    out: list[tuple[int, int]] = []
     for _ in range(N_WIDE):
         first = rng.randrange(N - N_WIDE_ROWS)
         a = BASE + first * SLOT
@@ -308,11 +308,12 @@ def wide_queries():
     return out
 
 
-def test_overlap_table_wide(benchmark, populated, wide_queries):
+def test_overlap_table_wide(benchmark: Any, populated: Populated,
+                             wide_queries: list[tuple[int, int]]) -> None:
     """vm.table(start, end) over windows of N_WIDE_ROWS mappings each, the columns read."""
     vm, _ = populated
 
-    def run():
+    def run() -> list[tuple[int, int]]:
         out = []
         for a, b in wide_queries:
             t = vm.table(a, b)
@@ -325,10 +326,11 @@ def test_overlap_table_wide(benchmark, populated, wide_queries):
     assert res == [(N_WIDE_ROWS, a + (N_WIDE_ROWS - 1) * SLOT) for a, _ in wide_queries]
 
 
-def test_overlap_wide_intervaltree(benchmark, itree, wide_queries):
+def test_overlap_wide_intervaltree(benchmark: Any, itree: Any,
+                                   wide_queries: list[tuple[int, int]]) -> None:
     """intervaltree.IntervalTree.overlap on the same windows (the highest start read)."""
 
-    def run():
+    def run() -> list[tuple[int, int]]:
         out = []
         for a, b in wide_queries:
             found = itree.overlap(a, b)
@@ -341,7 +343,7 @@ def test_overlap_wide_intervaltree(benchmark, itree, wide_queries):
     assert res == [(N_WIDE_ROWS, a + (N_WIDE_ROWS - 1) * SLOT) for a, _ in wide_queries]
 
 
-def test_render_svg(benchmark, populated):
+def test_render_svg(benchmark: Any, populated: Populated) -> None:
     """vm.to_svg() of the whole VM (N mappings, sub-pixel ones aggregated)."""
     vm, _ = populated
     benchmark.extra_info.update(live=N, target_us=2e6)
