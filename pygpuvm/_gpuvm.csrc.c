@@ -145,7 +145,7 @@ static struct drm_gpuvm *pygpuvm_vm_create(const char *name, u32 flags, u64 star
 					   u64 reserve_offset, u64 reserve_range)
 {
 	size_t len = strlen(name);
-	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1);
+	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1, GFP_KERNEL);
 	struct drm_gem_object *r_obj;
 
 	if (!pvm)
@@ -397,7 +397,7 @@ static struct drm_gpuva *pygpuvm_va_insert(struct drm_gpuvm *vm, u64 addr, u64 r
 					   struct drm_gem_object *obj, u64 offset, int *err)
 {
 	struct drm_gpuvm_bo *vm_bo = NULL;
-	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	struct drm_gpuva *va = kzalloc(sizeof(*va), GFP_KERNEL);
 	int ret;
 
 	if (!va) {

@@ -56,6 +56,9 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="pygpuvm", epilog=_EPILOG, formatter_class=raw,
         description=_wrap("pygpuvm: the Linux kernel's DRM GPU VA manager (drm_gpuvm) in "
                           "userspace. Without a command, runs a small demo."))
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"pygpuvm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("demo", help="the built-in demo (the default)",
@@ -84,8 +87,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, metavar="N",
                    help="bar width in columns (default: fit the terminal); for svg and "
                         "html: the picture's width in pixels (default 1200)")
-    p.add_argument("--format", choices=("text", "svg", "html"), default="text",
-                   help="text (default), an SVG picture, or a self-contained HTML page")
+    p.add_argument("--format", choices=("text", "svg", "html", "png"), default="text",
+                   help="text (default), an SVG picture of the final address space, or a "
+                        "self-contained HTML page: the timeline of every command (with "
+                        "--final: the final address space); png: the html (with --final: "
+                        "the svg) as an image, through headless Chromium (needs -o)")
     p.add_argument("--start", type=_number, default=None, metavar="ADDR",
                    help="svg/html: zoom, first address of the view")
     p.add_argument("--end", type=_number, default=None, metavar="ADDR",
@@ -98,7 +104,7 @@ def _build_parser() -> argparse.ArgumentParser:
     # Every argument (--quick, --help, ...) goes to pygpuvm.bench's own parser:
     # with a '+' prefix this subparser treats '--x' as a plain word, which a
     # REMAINDER positional then takes even in first position.
-    p = sub.add_parser("bench", help="run the standard benchmarks (issue 6)",
+    p = sub.add_parser("bench", help="run the standard benchmarks",
                        description=_wrap("Run the standard benchmarks."),
                        add_help=False, prefix_chars="+")
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -163,15 +169,42 @@ def _show_picture(f: IO[bytes], args: argparse.Namespace) -> int:
     if width < 200:
         sys.stderr.write("pygpuvm show: --width must be at least 200 for svg and html\n")
         return 2
+    name = os.path.basename(args.trace) if args.trace != "-" else "stdin"
+    from . import timeline
+
+    if args.format == "png" and args.output is None:
+        sys.stderr.write("pygpuvm show: --format png needs -o FILE\n")
+        return 2
+    if args.format in ("html", "png") and not args.final:
+        try:
+            data = f.read().splitlines(keepends=True)
+            text = timeline.render_trace(data, width=width, start=args.start, end=args.end,
+                                         title=name)
+            if args.format == "png":
+                steps = text.count('"cmd":')
+                timeline.screenshot(text, ".html", width + 40, timeline.page_height(steps),
+                                    args.output)
+                return 0
+        except timeline.TimelineError as exc:
+            sys.stderr.write(f"pygpuvm show: {exc}\n")
+            return exc.status
+        return _emit(text, args.output)
     status, state = replay_state(f, io.BytesIO(), sys.stderr.buffer, "pygpuvm show")
     if state is None:
         return status
     try:
-        name = os.path.basename(args.trace) if args.trace != "-" else "stdin"
         snap = svg.snapshot_from_state(state, args.start, args.end, name)
     except (TypeError, ValueError) as exc:
         sys.stderr.write(f"pygpuvm show: {exc}\n")
         return 2
+    if args.format == "png":
+        picture = svg.render(snap, width)
+        try:
+            timeline.screenshot(picture, ".svg", width, svg.height_of(picture), args.output)
+        except timeline.TimelineError as exc:
+            sys.stderr.write(f"pygpuvm show: {exc}\n")
+            return exc.status
+        return status
     text = svg.render(snap, width) if args.format == "svg" else svg.html_page(snap, width)
     return _emit(text, args.output) or status
 

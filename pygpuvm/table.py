@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._gpuvm import ffi, lib
+from .raw import ffi, lib
 from .errors import StaleOpsError
 from .gem import GemObject, gem_from_addr
 

@@ -105,12 +105,12 @@ int dma_resv_reserve_fences(struct dma_resv *obj, unsigned int num_fences)
 			new_max = obj->max_fences * 2;
 		if (new_max < 4)
 			new_max = 4;
-		fences = krealloc(obj->fences, new_max * sizeof(*fences));
+		fences = krealloc(obj->fences, new_max * sizeof(*fences), GFP_KERNEL);
 		if (!fences)
 			return -ENOMEM;
 		/* From here the fences array is bigger; harmless if usages fails. */
 		obj->fences = fences;
-		usages = krealloc(obj->usages, new_max * sizeof(*usages));
+		usages = krealloc(obj->usages, new_max * sizeof(*usages), GFP_KERNEL);
 		if (!usages)
 			return -ENOMEM;
 		obj->usages = usages;

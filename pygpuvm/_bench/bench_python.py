@@ -275,3 +275,78 @@ def test_overlap_intervaltree(benchmark: Any, itree: Any,
 
     benchmark.extra_info.update(items=len(queries), compare="overlap", reference=True, live=N)
     assert benchmark(run) == _expected(queries)
+
+
+# ------------------------------------------------------------------ columnar queries (issue 13)
+# vm.table() fills five u64 columns in one C call. Two shapes of query, each
+# against intervaltree on the same data: the same small random ranges as
+# above (0..5 rows each), and "analysis" windows of N_WIDE_ROWS rows each.
+
+N_WIDE = 10 if TINY else 100
+N_WIDE_ROWS = 100 if TINY else 1_000
+
+
+def test_overlap_table(benchmark: Any, populated: Populated, queries: list[tuple[int, int]]) -> None:
+    """vm.table(start, end) for the N_QUERIES small random ranges (0..5 rows each)."""
+    vm, _ = populated
+
+    def run() -> list[int]:
+        return [len(vm.table(a, b)) for a, b in queries]
+
+    benchmark.extra_info.update(items=len(queries), compare="overlap", live=N, target_ratio=50)
+    assert benchmark(run) == _expected(queries)
+
+
+@pytest.fixture(scope="module")
+def wide_queries() -> list[tuple[int, int]]:
+    rng = random.Random(5)
+    out: list[tuple[int, int]] = []
+    for _ in range(N_WIDE):
+        first = rng.randrange(N - N_WIDE_ROWS)
+        a = BASE + first * SLOT
+        out.append((a, a + (N_WIDE_ROWS - 1) * SLOT + 1))
+    return out
+
+
+def test_overlap_table_wide(benchmark: Any, populated: Populated,
+                             wide_queries: list[tuple[int, int]]) -> None:
+    """vm.table(start, end) over windows of N_WIDE_ROWS mappings each, the columns read."""
+    vm, _ = populated
+
+    def run() -> list[tuple[int, int]]:
+        out = []
+        for a, b in wide_queries:
+            t = vm.table(a, b)
+            out.append((len(t), t.addr[-1]))
+        return out
+
+    benchmark.extra_info.update(items=len(wide_queries), compare="overlap_wide", live=N,
+                                target_ratio=50)
+    res = benchmark(run)
+    assert res == [(N_WIDE_ROWS, a + (N_WIDE_ROWS - 1) * SLOT) for a, _ in wide_queries]
+
+
+def test_overlap_wide_intervaltree(benchmark: Any, itree: Any,
+                                   wide_queries: list[tuple[int, int]]) -> None:
+    """intervaltree.IntervalTree.overlap on the same windows (the highest start read)."""
+
+    def run() -> list[tuple[int, int]]:
+        out = []
+        for a, b in wide_queries:
+            found = itree.overlap(a, b)
+            out.append((len(found), max(iv.begin for iv in found)))
+        return out
+
+    benchmark.extra_info.update(items=len(wide_queries), compare="overlap_wide",
+                                reference=True, live=N)
+    res = benchmark(run)
+    assert res == [(N_WIDE_ROWS, a + (N_WIDE_ROWS - 1) * SLOT) for a, _ in wide_queries]
+
+
+def test_render_svg(benchmark: Any, populated: Populated) -> None:
+    """vm.to_svg() of the whole VM (N mappings, sub-pixel ones aggregated)."""
+    vm, _ = populated
+    benchmark.extra_info.update(live=N, target_us=2e6)
+    text = benchmark.pedantic(vm.to_svg, rounds=1 if TINY else 3)
+    benchmark.extra_info.update(svg_bytes=len(text))
+    assert len(text) < 5_000_000 and text.count('class="va"') + text.count('class="agg"') > 0
