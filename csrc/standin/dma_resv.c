@@ -88,6 +88,13 @@ int dma_resv_reserve_fences(struct dma_resv *obj, unsigned int num_fences)
 
 	dma_resv_assert_held(obj);
 
+	/*
+	 * As in the kernel: asking for no room at all is a miscount in the
+	 * caller (drm_exec_prepare_obj(), drm_gpuvm_sm_map_exec_lock(), ...).
+	 */
+	if (WARN_ON(!num_fences))
+		return -EINVAL;
+
 	/* Like the kernel: capacity for num_fences more, not a running sum. */
 	if (need > obj->max_fences) {
 		if (need > UINT_MAX / 2 || need > SIZE_MAX / sizeof(*fences) / 2)

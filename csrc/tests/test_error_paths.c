@@ -233,9 +233,12 @@ static bool test_resv_misuse_and_limits(void)
 	ASSERT_EQ(dma_resv_reserve_fences(&resv, UINT_MAX / 2 + 1), -ENOMEM);
 	ASSERT_EQ(resv.max_fences, max);
 
+	/* Zero slots is a caller's miscount: WARN and -EINVAL, as in the kernel. */
+	ASSERT_EQ(dma_resv_reserve_fences(&resv, 0), -EINVAL);
+	ASSERT_EQ(resv.max_fences, max);
 	ASSERT_EQ(dma_resv_reserve_fences(&resv, 2), 0);
 	dma_resv_add_fence(&resv, NULL, DMA_RESV_USAGE_WRITE);
-	ASSERT_EQ(warns(), w0 + 2);
+	ASSERT_EQ(warns(), w0 + 3);
 	ASSERT_EQ(resv.num_fences, 0);
 	/* One timeline in two usages: two slots (only the same usage replaces). */
 	a = dma_fence_create(ctx, 1);
@@ -246,7 +249,7 @@ static bool test_resv_misuse_and_limits(void)
 	ASSERT_EQ(resv.num_fences, 2);
 	dma_resv_unlock(&resv);
 	ASSERT_EQ(dma_resv_wait_timeout(&resv, DMA_RESV_USAGE_BOOKKEEP, false, -5), -EINVAL);
-	ASSERT_EQ(warns(), w0 + 3);
+	ASSERT_EQ(warns(), w0 + 4);
 
 	/* Waiting without a timeout: each fence in turn, the budget untouched. */
 	s.fence[0] = a;
@@ -259,7 +262,7 @@ static bool test_resv_misuse_and_limits(void)
 	dma_fence_put(a);
 	dma_fence_put(b);
 	dma_resv_fini(&resv);
-	ASSERT_EQ(warns(), w0 + 3);
+	ASSERT_EQ(warns(), w0 + 4);
 	ASSERT_EQ(gpuvm_alloc_live(), live0);
 	return true;
 }
@@ -742,6 +745,8 @@ static bool test_exec_lock_array_backs_off(void)
 
 	ASSERT_TRUE(vm && c);
 	vm_exec.vm = vm;
+	/* The array objects' fences are reserved: zero would be -EINVAL. */
+	vm_exec.num_fences = 1;
 	ASSERT_TRUE(older_start(&o, c));
 	ASSERT_EQ(drm_gpuvm_exec_lock_array(&vm_exec, &c, 1), 0);
 	ASSERT_EQ(older_join(&o), 2);
