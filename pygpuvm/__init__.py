@@ -57,6 +57,7 @@ from .errors import (
 from .exec import Exec, ResvObject
 from .fence import Fence, ResvUsage
 from .gem import GemObject
+from ._config import get_include, get_library_dir, get_pkgconfig_dir
 from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
 from .va import Va
 from .vm import VM
@@ -94,4 +95,7 @@ __all__ = [
     "VMBusyError",
     "GpuvmWarning",
     "error_from_errno",
+    "get_include",
+    "get_library_dir",
+    "get_pkgconfig_dir",
 ]

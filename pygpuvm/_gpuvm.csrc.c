@@ -86,7 +86,7 @@ static struct drm_gpuvm *pygpuvm_vm_create(const char *name, u32 flags, u64 star
 					   u64 reserve_offset, u64 reserve_range)
 {
 	size_t len = strlen(name);
-	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1);
+	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1, GFP_KERNEL);
 	struct drm_gem_object *r_obj;
 
 	if (!pvm)

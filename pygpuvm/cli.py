@@ -87,10 +87,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, metavar="N",
                    help="bar width in columns (default: fit the terminal); for svg and "
                         "html: the picture's width in pixels (default 1200)")
-    p.add_argument("--format", choices=("text", "svg", "html"), default="text",
+    p.add_argument("--format", choices=("text", "svg", "html", "png"), default="text",
                    help="text (default), an SVG picture of the final address space, or a "
                         "self-contained HTML page: the timeline of every command (with "
-                        "--final: the final address space)")
+                        "--final: the final address space); png: the html (with --final: "
+                        "the svg) as an image, through headless Chromium (needs -o)")
     p.add_argument("--start", type=_number, default=None, metavar="ADDR",
                    help="svg/html: zoom, first address of the view")
     p.add_argument("--end", type=_number, default=None, metavar="ADDR",
@@ -169,12 +170,21 @@ def _show_picture(f: IO[bytes], args: argparse.Namespace) -> int:
         sys.stderr.write("pygpuvm show: --width must be at least 200 for svg and html\n")
         return 2
     name = os.path.basename(args.trace) if args.trace != "-" else "stdin"
-    if args.format == "html" and not args.final:
-        from . import timeline
+    from . import timeline
 
+    if args.format == "png" and args.output is None:
+        sys.stderr.write("pygpuvm show: --format png needs -o FILE\n")
+        return 2
+    if args.format in ("html", "png") and not args.final:
         try:
-            text = timeline.render_trace(f.read().splitlines(keepends=True), width=width,
-                                         start=args.start, end=args.end, title=name)
+            data = f.read().splitlines(keepends=True)
+            text = timeline.render_trace(data, width=width, start=args.start, end=args.end,
+                                         title=name)
+            if args.format == "png":
+                steps = text.count('"cmd":')
+                timeline.screenshot(text, ".html", width + 40, timeline.page_height(steps),
+                                    args.output)
+                return 0
         except timeline.TimelineError as exc:
             sys.stderr.write(f"pygpuvm show: {exc}\n")
             return exc.status
@@ -187,6 +197,14 @@ def _show_picture(f: IO[bytes], args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         sys.stderr.write(f"pygpuvm show: {exc}\n")
         return 2
+    if args.format == "png":
+        picture = svg.render(snap, width)
+        try:
+            timeline.screenshot(picture, ".svg", width, svg.height_of(picture), args.output)
+        except timeline.TimelineError as exc:
+            sys.stderr.write(f"pygpuvm show: {exc}\n")
+            return exc.status
+        return status
     text = svg.render(snap, width) if args.format == "svg" else svg.html_page(snap, width)
     return _emit(text, args.output) or status
 

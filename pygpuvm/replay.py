@@ -325,7 +325,7 @@ class _Replayer:
     # -- applying ops (docs/trace-format.md "How ops are applied")
 
     def _new_va(self) -> Any:
-        va = lib.kzalloc(ffi.sizeof("struct drm_gpuva"))
+        va = lib.kzalloc(ffi.sizeof("struct drm_gpuva"), lib.GFP_KERNEL)
         if va == ffi.NULL:
             raise MemoryError("kzalloc(struct drm_gpuva)")
         return ffi.cast("struct drm_gpuva *", va)
@@ -392,7 +392,7 @@ class _Replayer:
         self._keep += [name, vm_ops]
         self.drm = lib.drm_dev_alloc(name)
         self.r_obj = lib.drm_gpuvm_resv_object_alloc(self.drm)
-        vm = lib.kzalloc(ffi.sizeof("struct drm_gpuvm"))
+        vm = lib.kzalloc(ffi.sizeof("struct drm_gpuvm"), lib.GFP_KERNEL)
         if self.drm == ffi.NULL or lib.IS_ERR_OR_NULL(self.r_obj) or vm == ffi.NULL:
             lib.kfree(vm)
             raise MemoryError("vm setup")

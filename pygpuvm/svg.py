@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .replay import State
     from .vm import VM
 
-__all__ = ["ObjInfo", "Snapshot", "Axis", "render", "html_page", "html_fragment",
+__all__ = ["ObjInfo", "Snapshot", "Axis", "render", "html_page", "html_fragment", "height_of",
            "snapshot_from_state", "snapshot_from_vm", "MIN_PX", "color"]
 
 U64 = 1 << 64
@@ -56,7 +56,7 @@ BIG_FACTOR = 64       # a hole this many times the median mapping is "big"
 BIG_PX = 26.0         # base width of a big (compressed) hole
 BIG_SHARE = 0.3       # at most this share of the width goes to big holes
 MARGIN = 24
-BAR_Y = 48
+BAR_Y = 58
 BAR_H = 46
 AXIS_Y = BAR_Y + BAR_H + 6
 TICK_GAP = 13.0       # minimum distance between tick labels (rotated text)
@@ -129,10 +129,6 @@ def size_text(n: int) -> str:
     return f"{text} {units[i]}"
 
 
-def _weight(size: int) -> float:
-    return 1.0 + math.log2(max(size, PAGE) / PAGE)
-
-
 class Axis:
     """Piecewise-linear address -> x mapping: ``bounds[i]`` is drawn at ``xs[i]``."""
 
@@ -158,46 +154,62 @@ _GAP, _VA, _RES = 0, 1, 2
 
 
 def _pieces(s: Snapshot) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int]]]:
-    """Pieces covering [lo, hi) in order, and the zero-sized mappings (addr, index)."""
+    """Pieces covering [lo, hi) in order, and the zero-sized mappings (addr, index).
+    Mappings are sorted by address and do not overlap (a VM's); anything that
+    would overlap the piece before it is clipped."""
     lo, hi = s.lo, s.hi
-    items: list[tuple[int, int, int, int]] = []
+    out: list[tuple[int, int, int, int]] = []
     points: list[tuple[int, int]] = []
-    addr, size = s.addr, s.size
-    for i in range(len(addr)):
-        a = addr[i]
-        e = a + size[i]
-        if e == a:
+    put = out.append
+    res_a = res_e = -1
+    if s.reserved is not None and s.reserved[1]:
+        res_a = max(s.reserved[0], lo)
+        res_e = min(s.reserved[0] + s.reserved[1], hi)
+        if res_a >= res_e:
+            res_a = -1
+    cur = lo
+    for i, (a, n) in enumerate(zip(s.addr, s.size)):
+        if not n:
             if lo <= a <= hi:
                 points.append((a, i))
             continue
-        a = max(a, lo)
-        e = min(e, hi)
-        if a < e:
-            items.append((a, e, _VA, i))
-    if s.reserved is not None and s.reserved[1]:
-        a = max(s.reserved[0], lo)
-        e = min(s.reserved[0] + s.reserved[1], hi)
-        if a < e:
-            items.append((a, e, _RES, -1))
-            items.sort()
-    out: list[tuple[int, int, int, int]] = []
-    cur = lo
-    for a, e, kind, i in items:
+        e = a + n
+        if res_a >= 0 and res_a <= a:
+            if res_a > cur:
+                put((cur, res_a, _GAP, -1))
+            if res_e > max(res_a, cur):
+                put((max(res_a, cur), res_e, _RES, -1))
+                cur = res_e
+            res_a = -1
+        if a < cur:
+            a = cur
+        if e > hi:
+            e = hi
+        if a >= e:
+            continue
         if a > cur:
-            out.append((cur, a, _GAP, -1))
-        a = max(a, cur)
-        if a < e:
-            out.append((a, e, kind, i))
-            cur = e
+            put((cur, a, _GAP, -1))
+        put((a, e, _VA, i))
+        cur = e
+    if res_a >= 0:
+        if res_a > cur:
+            put((cur, res_a, _GAP, -1))
+        if res_e > max(res_a, cur):
+            put((max(res_a, cur), res_e, _RES, -1))
+            cur = res_e
     if cur < hi:
-        out.append((cur, hi, _GAP, -1))
+        put((cur, hi, _GAP, -1))
     return out, points
 
 
 def layout(s: Snapshot, width: int) -> tuple[Axis, list[tuple[int, int, int, int]], set[int]]:
     """The axis of ``s`` drawn ``width`` pixels wide, the pieces, and which pieces
     (indices) are big (given a fixed width; holes among them are drawn compressed)."""
-    pieces, _ = _pieces(s)
+    return _layout(s, width, _pieces(s)[0])
+
+
+def _layout(s: Snapshot, width: int, pieces: list[tuple[int, int, int, int]]
+            ) -> tuple[Axis, list[tuple[int, int, int, int]], set[int]]:
     plot = float(width - 2 * MARGIN)
     if not pieces:
         return Axis([s.lo, max(s.hi, s.lo + 1)], [MARGIN, MARGIN + plot]), pieces, set()
@@ -209,10 +221,13 @@ def layout(s: Snapshot, width: int) -> tuple[Axis, list[tuple[int, int, int, int
         # width of their own, whatever the number of small ones.
         cands = [(pieces[j][1] - pieces[j][0], j) for j in range(len(pieces))
                  if pieces[j][1] - pieces[j][0] >= BIG_FACTOR * median]
-        cands.sort(reverse=True)
+        # Mappings and the reserved node first, then the largest holes.
+        cands.sort(key=lambda c: (pieces[c[1]][2] != _GAP, c[0]), reverse=True)
         room = int(BIG_SHARE * plot // (BIG_PX + 12))
         big = {j for _, j in cands[:room]}
-    weights = [_weight(e - a) * (GAP_WEIGHT if k == _GAP else 1.0) for a, e, k, _ in pieces]
+    log2 = math.log2
+    weights = [(1.0 + log2((e - a) / PAGE) if e - a > PAGE else 1.0)
+               * (GAP_WEIGHT if k == _GAP else 1.0) for a, e, k, _ in pieces]
     minpx = {j: BIG_PX + 0.5 * math.log2(max(pieces[j][1] - pieces[j][0], PAGE) / PAGE)
              for j in big}
     if sum(minpx.values()) > 0.6 * plot:
@@ -221,9 +236,10 @@ def layout(s: Snapshot, width: int) -> tuple[Axis, list[tuple[int, int, int, int
     # Big pieces get at least their minimum width; the rest share what is left
     # by weight (a few rounds: fixing one piece shrinks the unit of the others).
     fixed: dict[int, float] = {}
+    all_weight = sum(weights)
     unit = 0.0
     for _ in range(4):
-        free = sum(w for j, w in enumerate(weights) if j not in fixed)
+        free = all_weight - sum(weights[j] for j in fixed)
         unit = (plot - sum(fixed.values())) / free if free else 0.0
         more = {j: v for j, v in minpx.items() if j not in fixed and weights[j] * unit < v}
         if not more:
@@ -251,9 +267,9 @@ def render(s: Snapshot, width: int = 1200) -> str:
     """The SVG document of ``s`` (``width`` pixels wide)."""
     if width < 200:
         raise ValueError("width must be at least 200 pixels")
-    axis, pieces, big_pieces = layout(s, width)
+    pieces, points = _pieces(s)
+    axis, _, big_pieces = _layout(s, width, pieces)
     big = {j for j in big_pieces if pieces[j][2] == _GAP}
-    _, points = _pieces(s)
     xs = axis.xs
     out: list[str] = []
     w = out.append
@@ -466,6 +482,13 @@ def render(s: Snapshot, width: int = 1200) -> str:
     w('<g id="legend">' + "".join(legend) + key + "</g>")
     w("</svg>\n")
     return "".join(out)
+
+
+def height_of(svg_text: str) -> int:
+    """The pixel height a document made by :func:`render` declares."""
+    head = svg_text[:400]
+    i = head.index('height="') + len('height="')
+    return int(head[i:head.index('"', i)])
 
 
 _CSS = """

@@ -553,3 +553,58 @@ render();
 document.body.setAttribute("data-rendered", String(D.steps.length));
 })();
 """
+
+
+# ---------------------------------------------------------------- pictures (PNG)
+
+
+def browser() -> str | None:
+    """A headless-capable Chromium: $PYGPUVM_CHROMIUM, else chromium on PATH."""
+    import os
+    import shutil
+
+    env = os.environ.get("PYGPUVM_CHROMIUM")
+    if env:
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def page_height(steps: int) -> int:
+    """A window height that holds a timeline page of ``steps`` rows."""
+    return 200 + 124 * steps
+
+
+def screenshot(text: str, suffix: str, width: int, height: int, out: str) -> None:
+    """Render ``text`` (an HTML page or an SVG document, by ``suffix``) with headless
+    Chromium into the PNG file ``out``. Raises TimelineError without a browser."""
+    import os
+    import subprocess
+    import tempfile
+
+    exe = browser()
+    if exe is None:
+        raise TimelineError("PNG output needs a headless Chromium (Debian: apt-get install "
+                            "chromium; or set PYGPUVM_CHROMIUM); use --format svg or html")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS")}
+    with tempfile.TemporaryDirectory(prefix="pygpuvm-shot-") as tmp:
+        src = os.path.join(tmp, "page" + suffix)
+        with open(src, "w", encoding="utf-8") as f:
+            f.write(text)
+        target = os.path.abspath(out)
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-dev-shm-usage", "--hide-scrollbars",
+               f"--user-data-dir={os.path.join(tmp, 'profile')}",
+               f"--window-size={width},{height}", f"--screenshot={target}",
+               "file://" + src]
+        try:
+            res = subprocess.run(cmd, capture_output=True, timeout=120, check=False, env=env)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TimelineError(f"{exe}: {exc}", 1) from None
+        if res.returncode != 0 or not os.path.exists(target):
+            tail = res.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise TimelineError(f"{exe} failed to take the screenshot: " + " | ".join(tail), 1)

@@ -1338,8 +1338,10 @@ def test_zombie_with_a_pending_evict_flag_is_skipped():
 
 
 def test_sm_exec_lock_prepares_only_the_request_object(world):
-    # The request's GEM is prepared (lock + num_fences slots) even for
-    # num_fences == 0; the GEMs of VAs a REMAP/UNMAP takes are only locked.
+    # The request's GEM is prepared (lock + num_fences slots) whatever
+    # num_fences is, so 0 reserves zero fences: WARN and -EINVAL, as
+    # dma_resv_reserve_fences() does in the kernel. The GEMs of VAs a
+    # REMAP/UNMAP takes are only locked.
     #   0   1   2   3   4   5   6
     #   ....AAAAAAAA....BBBB----....        - GEM-less
     #         [==== map R ====]
@@ -1348,13 +1350,17 @@ def test_sm_exec_lock_prepares_only_the_request_object(world):
     w.va(0x1000, 0x2000, "A", 0)
     w.va(0x4000, 0x1000, "B", 0)
     w.va(0x5000, 0x1000)
-    for num_fences in (0, 3):
+    with pytest.warns(pygpuvm.GpuvmWarning, match="num_fences"):
         ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
-            w.vm, ex, num_fences, map_req(0x2000, 0x3800, r, 0)))
-        assert ret == 0 and locked == [r, a, b]
-        assert [o.resv.num_reserved for o in locked] == [num_fences, 0, 0]
-        lib.drm_exec_fini(ex)
-        assert not any(lib.dma_resv_is_locked(o.resv) for o in (a, b, r))
+            w.vm, ex, 0, map_req(0x2000, 0x3800, r, 0)))
+    assert ret == -errno.EINVAL and locked == []          # unlocked again
+    lib.drm_exec_fini(ex)
+    ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
+        w.vm, ex, 3, map_req(0x2000, 0x3800, r, 0)))
+    assert ret == 0 and locked == [r, a, b]
+    assert [o.resv.num_reserved for o in locked] == [3, 0, 0]
+    lib.drm_exec_fini(ex)
+    assert not any(lib.dma_resv_is_locked(o.resv) for o in (a, b, r))
     # Without a request object only the walk's targets; unmap likewise.
     ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
         w.vm, ex, 2, map_req(0x2000, 0x3800)))

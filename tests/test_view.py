@@ -220,3 +220,24 @@ def test_render_refuses_tiny_width(small_vm):
     vm, _ = small_vm
     with pytest.raises(ValueError):
         vm.to_svg(width=10)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(not (REPO / "docs" / "images" / "split.svg").exists(),
+                    reason="not a source checkout (docs/images missing)")
+def test_docs_picture_is_what_the_named_command_makes():
+    """docs/images/split.svg is exactly what the command docs/visualization.md names
+    prints today (regenerate it with that command after changing the drawing)."""
+    doc = (REPO / "docs" / "visualization.md").read_text()
+    cmd = "pygpuvm show --format svg tests/traces/sm11_centered_other_bo.trace -o docs/images/split.svg"
+    assert cmd in doc
+    assert "pygpuvm show --format png tests/traces/sm11_centered_other_bo.trace" in \
+        (REPO / "README.md").read_text()
+    res = subprocess.run([sys.executable, "-m", "pygpuvm", "show", "--format", "svg",
+                          str(TRACES / "sm11_centered_other_bo.trace")], capture_output=True,
+                         timeout=120, check=False, cwd=TRACES)
+    assert res.returncode == 0
+    assert res.stdout.decode() == (REPO / "docs" / "images" / "split.svg").read_text(), \
+        "docs/images/split.svg is stale: " + cmd

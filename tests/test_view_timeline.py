@@ -190,3 +190,22 @@ def test_timeline_in_headless_chromium(tmp_path):
     assert len(colours) > 20
     assert any(abs(c[0] - 0x4e) < 8 and abs(c[1] - 0x79) < 8 and abs(c[2] - 0xa7) < 8
                for c in colours)
+
+
+@needs_browser
+def test_show_png(tmp_path):
+    out = tmp_path / "t.png"
+    res = subprocess.run([sys.executable, "-m", "pygpuvm", "show", "--format", "png", "-o",
+                          str(out), str(TRACES / "sm11_centered_other_bo.trace")],
+                         capture_output=True, timeout=180, check=False, cwd=TRACES)
+    assert res.returncode == 0, res.stderr
+    width, height, _, rows = png_pixels(out.read_bytes())
+    assert width == 1240 and height == timeline.page_height(2)
+    assert len({r for r in rows[::8]}) > 10
+
+
+def test_show_png_needs_output():
+    res = subprocess.run([sys.executable, "-m", "pygpuvm", "show", "--format", "png",
+                          str(TRACES / "example1.trace")], capture_output=True, timeout=120,
+                         check=False, cwd=TRACES)
+    assert res.returncode == 2 and b"needs -o" in res.stderr

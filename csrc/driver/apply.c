@@ -32,7 +32,7 @@ static struct drm_gpuva *va_alloc(const struct gpuvm_apply_ctx *ctx)
 {
 	if (ctx->va_alloc)
 		return ctx->va_alloc(ctx->priv);
-	return kzalloc(sizeof(struct drm_gpuva));
+	return kzalloc(sizeof(struct drm_gpuva), GFP_KERNEL);
 }
 
 static void va_free(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *va)

@@ -182,7 +182,7 @@ struct drm_gpuva *gpuvm_driver_va_insert(struct drm_gpuvm *gpuvm, u64 addr, u64 
 					 struct drm_gem_object *obj, u64 offset, int *err)
 {
 	struct drm_gpuvm_bo *vm_bo = NULL;
-	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	struct drm_gpuva *va = kzalloc(sizeof(*va), GFP_KERNEL);
 	int ret;
 
 	if (!va) {

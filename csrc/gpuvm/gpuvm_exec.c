@@ -99,7 +99,7 @@ static int prepare_objects_locked(struct drm_gpuvm *gpuvm, struct drm_exec *exec
 	int ret = 0;
 
 	drm_gpuvm_resv_assert_held(gpuvm);
-	list_for_each_entry(vm_bo, &gpuvm->extobj.list, struct drm_gpuvm_bo, list.entry.extobj) {
+	list_for_each_entry(vm_bo, &gpuvm->extobj.list, list.entry.extobj) {
 		if (drm_gpuvm_bo_is_zombie(vm_bo))
 			continue;
 		ret = exec_prepare_obj(exec, vm_bo->obj, num_fences);
@@ -248,7 +248,7 @@ static int validate_locked(struct drm_gpuvm *gpuvm, struct drm_exec *exec)
 	int ret = 0;
 
 	drm_gpuvm_resv_assert_held(gpuvm);
-	list_for_each_entry_safe(vm_bo, next, &gpuvm->evict.list, struct drm_gpuvm_bo,
+	list_for_each_entry_safe(vm_bo, next, &gpuvm->evict.list,
 				 list.entry.evict) {
 		if (drm_gpuvm_bo_is_zombie(vm_bo))
 			continue;

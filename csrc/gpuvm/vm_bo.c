@@ -34,7 +34,7 @@ struct drm_gpuvm_bo *drm_gpuvm_bo_create(struct drm_gpuvm *gpuvm, struct drm_gem
 	if (ops && ops->vm_bo_alloc)
 		vm_bo = ops->vm_bo_alloc();
 	else
-		vm_bo = kzalloc(sizeof(*vm_bo));
+		vm_bo = kzalloc(sizeof(*vm_bo), GFP_KERNEL);
 	if (!vm_bo)
 		return NULL;
 

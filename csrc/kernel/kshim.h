@@ -89,51 +89,10 @@
 #endif
 
 
-/* ------------------------------------------------------------- drm_exec.h */
-/*
- * drm_exec_for_each_locked_object(exec, obj) in current trees, (exec, index,
- * obj) in older ones: accept both.
- */
-#undef drm_exec_for_each_locked_object
 #define KSHIM_PICK3(_1, _2, _3, name, ...) name
-#define drm_exec_for_each_locked_object(...)                                         \
-	KSHIM_PICK3(__VA_ARGS__, kshim_exec_for_each3, kshim_exec_for_each2, none)(__VA_ARGS__)
-#define kshim_exec_for_each3(exec, index, obj)                                   \
-	for ((index) = 0; (index) < (exec)->num_objects &&                       \
-			  ((obj) = (exec)->objects[(index)], 1);                 \
-	     ++(index))
-#define kshim_exec_for_each2(exec, obj)                                          \
-	for (unsigned long kshim_i__ = 0; kshim_i__ < (exec)->num_objects &&    \
-			  ((obj) = (exec)->objects[kshim_i__], 1);               \
-	     ++kshim_i__)
 
 
 
-/*
- * TEMPORARY, until the stand-ins take the kernel's arities (issue 9):
- * 3-argument list iterators and kzalloc(size, gfp).
- */
-#ifndef KSHIM_KERNEL_ARITIES
-#undef list_for_each_entry
-#undef list_for_each_entry_safe
-#undef list_for_each_entry_reverse
-#define list_for_each_entry(pos, head, member)                                   \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member);           \
-	     &pos->member != (head);                                             \
-	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
-#define list_for_each_entry_safe(pos, n, head, member)                           \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member),           \
-	     n = list_entry(pos->member.next, __typeof__(*pos), member);         \
-	     &pos->member != (head);                                             \
-	     pos = n, n = list_entry(n->member.next, __typeof__(*n), member))
-#define list_for_each_entry_reverse(pos, head, member)                           \
-	for (pos = list_entry((head)->prev, __typeof__(*pos), member);           \
-	     &pos->member != (head);                                             \
-	     pos = list_entry(pos->member.prev, __typeof__(*pos), member))
-#define kzalloc(size, gfp) (kzalloc)(size)
-#define kmalloc(size, gfp) (kmalloc)(size)
-#define krealloc(p, size, gfp) (krealloc)(p, size)
-#endif
 
 /*
  * Helpers the kernel files use that the stand-ins may lack. Functions are

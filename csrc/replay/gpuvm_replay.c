@@ -778,6 +778,12 @@ int main(int argc, char **argv)
 		printf("ops %lu ns_per_cmd %.2f\n", r.timed_cmds, ns);
 	}
 
+	/*
+	 * Everything the trace printed is out before the VM is torn down, so a
+	 * backend that crashes there (a kernel bug, docs/kernel-backend.md)
+	 * still shows its output.
+	 */
+	fflush(stdout);
 	teardown(&r);
 	gpuvm_set_warn_hook(NULL, NULL);
 	if (in != stdin)

@@ -302,7 +302,7 @@ static bool on_extobj_list(struct afx *fx, struct drm_gpuvm_bo *vm_bo)
 {
 	struct drm_gpuvm_bo *e;
 
-	list_for_each_entry(e, &fx->vm.extobj.list, struct drm_gpuvm_bo, list.entry.extobj) {
+	list_for_each_entry(e, &fx->vm.extobj.list, list.entry.extobj) {
 		if (e == vm_bo)
 			return true;
 	}
@@ -797,7 +797,7 @@ static struct drm_gpuva *counting_va_alloc(void *priv)
 	struct afx *fx = priv;
 
 	fx->va_allocs++;
-	return kzalloc(sizeof(struct drm_gpuva));
+	return kzalloc(sizeof(struct drm_gpuva), GFP_KERNEL);
 }
 
 static void counting_va_free(struct drm_gpuva *va, void *priv)

@@ -283,7 +283,7 @@ static struct drm_gpuva *log_alloc(void *priv)
 	struct alloc_log *l = priv;
 
 	l->allocs++;
-	return kzalloc(sizeof(struct drm_gpuva));
+	return kzalloc(sizeof(struct drm_gpuva), GFP_KERNEL);
 }
 
 static void log_free(struct drm_gpuva *va, void *priv)

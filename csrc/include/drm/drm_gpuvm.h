@@ -474,9 +474,9 @@ static inline struct drm_gpuva *__drm_gpuva_next(struct drm_gpuva *va)
 
 /* Every VA of the VM in address order, the reserved node included. */
 #define drm_gpuvm_for_each_va(va__, gpuvm__) \
-	list_for_each_entry(va__, &(gpuvm__)->rb.list, struct drm_gpuva, rb.entry)
+	list_for_each_entry(va__, &(gpuvm__)->rb.list, rb.entry)
 #define drm_gpuvm_for_each_va_safe(va__, next__, gpuvm__) \
-	list_for_each_entry_safe(va__, next__, &(gpuvm__)->rb.list, struct drm_gpuva, rb.entry)
+	list_for_each_entry_safe(va__, next__, &(gpuvm__)->rb.list, rb.entry)
 
 /* ------------------------------------------------------------- drm_gpuvm_bo */
 
@@ -687,9 +687,9 @@ void drm_gpuvm_bo_gem_evict(struct drm_gem_object *obj, bool evict);
 
 /* Per-vm_bo VA iteration (caller holds the GEM's gpuva lock). */
 #define drm_gpuvm_bo_for_each_va(va__, vm_bo__) \
-	list_for_each_entry(va__, &(vm_bo__)->list.gpuva, struct drm_gpuva, gem.entry)
+	list_for_each_entry(va__, &(vm_bo__)->list.gpuva, gem.entry)
 #define drm_gpuvm_bo_for_each_va_safe(va__, next__, vm_bo__)                             \
-	list_for_each_entry_safe(va__, next__, &(vm_bo__)->list.gpuva, struct drm_gpuva, \
+	list_for_each_entry_safe(va__, next__, &(vm_bo__)->list.gpuva, \
 				 gem.entry)
 
 /* ------------------------------------------------------------------- ops */
@@ -748,15 +748,15 @@ struct drm_gpuvm_map_req {
 };
 
 #define drm_gpuva_for_each_op(op, ops) \
-	list_for_each_entry(op, &(ops)->list, struct drm_gpuva_op, entry)
+	list_for_each_entry(op, &(ops)->list, entry)
 #define drm_gpuva_for_each_op_safe(op, next, ops) \
-	list_for_each_entry_safe(op, next, &(ops)->list, struct drm_gpuva_op, entry)
+	list_for_each_entry_safe(op, next, &(ops)->list, entry)
 /* Walk backwards from @op (inclusive) to the first op. */
 #define drm_gpuva_for_each_op_from_reverse(op, ops)                          \
 	for (; &(op)->entry != &(ops)->list;                                 \
 	     (op) = list_entry((op)->entry.prev, struct drm_gpuva_op, entry))
 #define drm_gpuva_for_each_op_reverse(op, ops) \
-	list_for_each_entry_reverse(op, &(ops)->list, struct drm_gpuva_op, entry)
+	list_for_each_entry_reverse(op, &(ops)->list, entry)
 #define drm_gpuva_first_op(ops) list_first_entry(&(ops)->list, struct drm_gpuva_op, entry)
 #define drm_gpuva_last_op(ops) list_last_entry(&(ops)->list, struct drm_gpuva_op, entry)
 #define drm_gpuva_prev_op(op) list_entry((op)->entry.prev, struct drm_gpuva_op, entry)
