@@ -15,6 +15,27 @@ Kernel WARNs of the C core surface as :class:`GpuvmWarning`; C errors raise
 the kernel accepts, are refused by the classes (see :mod:`pygpuvm.vm`).
 """
 
+import os as _os
+
+# One version source: pygpuvm/VERSION, which meson.build's project() reads too.
+with open(_os.path.join(_os.path.dirname(__file__), "VERSION"), encoding="ascii") as _f:
+    __version__ = _f.read().strip()
+
+try:
+    from . import _gpuvm  # noqa: F401  (the compiled cffi extension)
+except ImportError as _exc:
+    # The source checkout's pygpuvm/ has no compiled extension. It is what
+    # Python finds first when started in the repository root (the current
+    # directory comes first on sys.path) without an editable install.
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.isfile(_os.path.join(_here, "_gpuvm.csrc.c")):
+        raise ImportError(
+            f"pygpuvm was imported from its source directory {_here}, which has no "
+            "compiled extension. Install it (pip install .) and run Python from another "
+            "directory, or use an editable install (pip install --no-build-isolation -e .)."
+        ) from _exc
+    raise
+
 from . import _callbacks  # noqa: F401  (installs the WARN hook and the C callbacks)
 from .batch import Batch, BatchResult
 from .errors import (

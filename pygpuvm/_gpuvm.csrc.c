@@ -29,6 +29,7 @@
 #include "drm/drm_exec.h"
 #include "drm/drm_gpuvm.h"
 #include "drm/gpuvm_apply.h"
+#include "driver/va_table.h"
 #include "gpuvm/gem_gpuva_lock.h"
 
 /*
@@ -144,7 +145,7 @@ static struct drm_gpuvm *pygpuvm_vm_create(const char *name, u32 flags, u64 star
 					   u64 reserve_offset, u64 reserve_range)
 {
 	size_t len = strlen(name);
-	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1);
+	struct pygpuvm_vm *pvm = kzalloc(sizeof(*pvm) + len + 1, GFP_KERNEL);
 	struct drm_gem_object *r_obj;
 
 	if (!pvm)
@@ -396,7 +397,7 @@ static struct drm_gpuva *pygpuvm_va_insert(struct drm_gpuvm *vm, u64 addr, u64 r
 					   struct drm_gem_object *obj, u64 offset, int *err)
 {
 	struct drm_gpuvm_bo *vm_bo = NULL;
-	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	struct drm_gpuva *va = kzalloc(sizeof(*va), GFP_KERNEL);
 	int ret;
 
 	if (!va) {
@@ -1106,7 +1107,7 @@ static int pyg_bind_lock_pass(struct drm_gpuvm_exec *vm_exec, const struct pygpu
  * VM_BIND-style locking in one drm_exec transaction (flags and num_fences
  * from @vm_exec): the VM resv if @lock_vm, the objects every bind op's
  * sm_map/sm_unmap walk touches, then @objs. The walks reserve fence slots
- * only for a map's own object (kernel §8.29); afterwards every locked object
+ * only for a map's own object; afterwards every locked object
  * gets num_fences slots, so a fence can be added to all of them. 0 with
  * everything locked, or an error with nothing locked.
  */

@@ -102,7 +102,7 @@ class Batch:
             self._cobjs = None
         return i
 
-    def _own_words(self) -> array:
+    def _own_words(self) -> array[int]:
         if self._buffer is not None:
             self._words = array("Q", memoryview(self._buffer).cast("B").cast("Q"))
             self._buffer = None

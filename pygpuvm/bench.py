@@ -6,7 +6,7 @@ plain ``pip install`` without the source tree. ``gpuvm-replay`` is the one pip
 installed next to this interpreter (or on PATH; ``--replay PATH`` or
 ``$GPUVM_REPLAY`` override). Unlike ``python benchmarks/run.py`` in a
 checkout, ``pygpuvm bench`` only prints the table unless ``--output FILE`` is
-given. The Python-level table needs pytest-benchmark (``pygpuvm[test]``).
+given. The Python-level table needs pytest-benchmark (``pip install 'pygpuvm[bench]'``).
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ from __future__ import annotations
 import errno
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _callbacks
 from ._gpuvm import ffi, lib
@@ -73,6 +73,7 @@ from .gem import GemObject
 if TYPE_CHECKING:
     from .ops import Ops
     from .vm import VM
+    from .vm_bo import VmBo
 
 __all__ = ["Exec", "ResvObject", "exec_lock", "exec_lock_range", "bind_lock", "validate"]
 
@@ -327,7 +328,7 @@ class Exec:
 
         External objects of this VM get it with ``extobj_usage``, everything
         else (the VM resv, which private objects share, and locked objects
-        foreign to the VM) with ``private_usage`` (kernel §8.30). Each object
+        foreign to the VM) with ``private_usage``. Each object
         needs a reserved slot (``num_fences``); adding without one is a kernel
         WARN (:class:`~pygpuvm.GpuvmWarning`) and that object is skipped.
         """
@@ -339,7 +340,7 @@ class Exec:
         lib.drm_gpuvm_resv_add_fence(self._vmp, self._exec, fence._ptr, p, e)
         _callbacks.raise_pending()
 
-    def validate(self, fn: Any = None) -> None:
+    def validate(self, fn: Callable[[VmBo], int | None] | None = None) -> None:
         """``vm.validate(self, fn)``: see :meth:`pygpuvm.VM.validate`."""
         validate(self._vm, self, fn)
 
@@ -421,7 +422,8 @@ def bind_lock(vm: VM, binds: Iterable[Any], num_fences: int = 1, lock_vm: bool =
 # ---------------------------------------------------------------- validate
 
 
-def validate(vm: VM, ex: Exec | None = None, fn: Any = None) -> None:
+def validate(vm: VM, ex: Exec | None = None,
+             fn: Callable[[VmBo], int | None] | None = None) -> None:
     """See :meth:`pygpuvm.VM.validate`."""
     from .errors import VMBusyError
     from .vm import _ValidatePayload

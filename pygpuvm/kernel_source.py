@@ -292,13 +292,103 @@ def fetch(suite: str, dest: str, package: str | None = None, keep_deb: bool = Fa
     return tree
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``kernel_source.py fetch [--suite S] [--package P] [--dest DIR]``; prints the tree."""
-    parser = argparse.ArgumentParser(
-        prog="kernel_source.py",
-        description="Fetch the files the kernel backend needs from Debian's linux-source "
-                    "packages (apt, private state; the system's apt state is unchanged).")
-    sub = parser.add_subparsers(dest="command", required=True)
+def source_root() -> str:
+    """The pygpuvm source tree this file belongs to (it has csrc/kernel/meson.build)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(root, "csrc", "kernel", "meson.build")):
+        raise FetchError(f"{root} is not a pygpuvm source tree: building the kernel backend "
+                         "needs a clone of the repository (csrc/kernel/meson.build)")
+    return root
+
+
+def build(tree: str, build_dir: str, sanitize: str | None = None,
+          buildtype: str = "release") -> tuple[str, str]:
+    """Configure and build ``gpuvm-replay-kernel`` from *tree* (and ``gpuvm-replay`` beside it).
+
+    Runs ``meson setup BUILD_DIR -Dkernel_tree=TREE`` in the source tree (reconfiguring
+    a build dir that exists) and compiles both replay programs. Returns their paths
+    (kernel, ours). Raises FetchError when meson fails.
+    """
+    root = source_root()
+    tree = os.path.abspath(tree)
+    build_dir = os.path.abspath(build_dir)
+    args = [f"-Dkernel_tree={tree}", "-Dtests=false", f"--buildtype={buildtype}"]
+    if sanitize:
+        args += [f"-Db_sanitize={sanitize}", "-Db_lundef=false"]
+    if os.path.isdir(os.path.join(build_dir, "meson-private")):
+        setup = ["meson", "setup", "--reconfigure", build_dir, *args]
+    else:
+        setup = ["meson", "setup", build_dir, *args]
+    kernel = os.path.join(build_dir, "csrc", "kernel", "gpuvm-replay-kernel")
+    ours = os.path.join(build_dir, "csrc", "gpuvm-replay")
+    for cmd in (setup, ["meson", "compile", "-C", build_dir, "gpuvm-replay-kernel",
+                        "gpuvm-replay"]):
+        try:
+            p = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, check=False)
+        except FileNotFoundError as e:
+            raise FetchError(f"{cmd[0]} not found: pip install meson ninja") from e
+        if p.returncode != 0:
+            raise FetchError(f"{' '.join(cmd)} failed:\n{p.stdout[-4000:]}")
+    return kernel, ours
+
+
+def _install_beside(kernel: str) -> str | None:
+    """Copy *kernel* next to the ``gpuvm-replay`` on PATH (the scripts directory pip
+    installed it to); the copy's path, or None when there is none or it is not writable."""
+    found = shutil.which("gpuvm-replay")
+    if not found:
+        return None
+    dest = os.path.join(os.path.dirname(os.path.abspath(found)), "gpuvm-replay-kernel")
+    try:
+        shutil.copy2(kernel, dest)
+    except OSError:
+        return None
+    return dest
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    if (args.tree is None) == (args.debian is None):
+        print("kernel build: give a kernel tree PATH or --debian [SUITE]", file=sys.stderr)
+        return 2
+    build_dir = args.build_dir
+    if args.debian is not None:
+        tree = fetch(args.debian, os.path.join(build_dir, "kernel-src"), args.package)
+        label = f"{args.debian} {_stamp(tree)}"
+    else:
+        tree = args.tree
+        label = os.path.abspath(tree)
+    kernel, ours = build(tree, build_dir, args.sanitize, args.buildtype)
+    print(f"gpuvm-replay-kernel ({label}, GPL-2.0): {kernel}")
+    if args.install:
+        dest = _install_beside(kernel)
+        if dest is None:
+            print("kernel build: no writable directory with gpuvm-replay on PATH; "
+                  "not installed", file=sys.stderr)
+            return 1
+        print(f"installed: {dest}")
+    if args.diff is None:
+        return 0
+    if __package__:
+        from .diff import main as diff_main
+    else:  # run as a script: the modules beside this file, standard library only
+        from diff import main as diff_main  # type: ignore[no-redef,import-not-found]
+    golden = os.path.join(source_root(), "tests", "traces")
+    return diff_main(["--ours", ours, "--kernel", kernel, "--count", str(args.diff),
+                      "--golden", golden, "--jobs", str(args.jobs)])
+
+
+def _stamp(tree: str) -> str:
+    try:
+        with open(os.path.join(tree, "DEBIAN-VERSION"), encoding="utf-8") as f:
+            return " ".join(f.read().split()[1:])
+    except OSError:
+        return "?"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommands (fetch, build, mirror) on *parser* (``pygpuvm kernel`` uses them too)."""
+    sub = parser.add_subparsers(dest="kcommand", metavar="KCOMMAND", required=True)
     p = sub.add_parser("fetch", help="fetch and extract; print the tree's path")
     p.add_argument("--suite", default="sid", help="Debian suite (default: sid)")
     p.add_argument("--package", default=None,
@@ -306,12 +396,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dest", default=os.path.join("build", "kernel-src"),
                    help="cache directory (default: build/kernel-src)")
     p.add_argument("--keep-deb", action="store_true", help="keep the downloaded .deb")
-    p = sub.add_parser("mirror", help="print the Debian mirror read from apt's configuration")
+    p = sub.add_parser(
+        "build", help="build gpuvm-replay-kernel from a kernel tree or Debian's sources",
+        description="Build gpuvm-replay-kernel (GPL-2.0: it contains the kernel's "
+                    "drm_gpuvm.c) and gpuvm-replay with meson from this source tree; "
+                    "with --diff, then run that many random traces plus the golden "
+                    "ones through both and report divergences.")
+    p.add_argument("tree", nargs="?", default=None, help="kernel source tree")
+    p.add_argument("--debian", nargs="?", const="sid", default=None, metavar="SUITE",
+                   help="fetch Debian's linux-source of SUITE (default: sid) instead")
+    p.add_argument("--package", default=None,
+                   help="with --debian: linux-source-X.Y (default: the suite's newest)")
+    p.add_argument("--build-dir", default=os.path.join("build", "kernel"),
+                   help="meson build directory; Debian sources are cached under it "
+                        "(default: build/kernel)")
+    p.add_argument("--buildtype", default="release", help="meson buildtype (default: release)")
+    p.add_argument("--sanitize", default=None, metavar="LIST",
+                   help="meson b_sanitize, e.g. address,undefined")
+    p.add_argument("--install", action="store_true",
+                   help="copy gpuvm-replay-kernel beside the gpuvm-replay on PATH")
+    p.add_argument("--diff", type=int, default=None, metavar="COUNT",
+                   help="then diff COUNT random traces (+ tests/traces) against the port")
+    p.add_argument("--jobs", type=int, default=2, help="parallel replays for --diff (default 2)")
+    sub.add_parser("mirror", help="print the Debian mirror read from apt's configuration")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``kernel_source.py fetch|build|mirror ...`` (see add_arguments)."""
+    parser = argparse.ArgumentParser(
+        prog="kernel_source.py",
+        description="Fetch the files the kernel backend needs from Debian's linux-source "
+                    "packages (apt, private state; the system's apt state is unchanged) "
+                    "and build gpuvm-replay-kernel from them.")
+    add_arguments(parser)
     args = parser.parse_args(argv)
+    return run_args(args)
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run a parsed fetch/build/mirror command; 3 when apt or meson cannot deliver."""
     try:
-        if args.command == "mirror":
+        if args.kcommand == "mirror":
             print(debian_mirror(configured_sources()).uri)
             return 0
+        if args.kcommand == "build":
+            return _cmd_build(args)
         print(fetch(args.suite, args.dest, args.package, args.keep_deb))
     except FetchError as e:
         print(f"kernel_source: {e}", file=sys.stderr)

@@ -7,14 +7,14 @@ reference (both released together by ``drm_gpuva_ops_free`` + ``drm_gpuvm_put``)
 so it can be applied with :meth:`pygpuvm.VM.apply` as long as the VM has not
 changed since the list was made (otherwise :class:`~pygpuvm.StaleOpsError`).
 
-``repr(op)`` is the op's line in TRACE.md's output format, e.g.
+``repr(op)`` is the op's line in docs/trace-format.md's output format, e.g.
 ``map 0x1000 0x4000 A 0x0``; ``str(ops)`` is all lines, one per op.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from ._gpuvm import ffi
 from ._util import hexs, no_copy
@@ -56,7 +56,9 @@ class MapOp(NamedTuple):
     obj: GemObject | None
     offset: int
 
-    kind = "map"
+    @property
+    def kind(self) -> Literal["map"]:
+        return "map"
 
     @property
     def end(self) -> int:
@@ -72,7 +74,9 @@ class UnmapOp(NamedTuple):
     va: Va
     keep: bool
 
-    kind = "unmap"
+    @property
+    def kind(self) -> Literal["unmap"]:
+        return "unmap"
 
     @property
     def addr(self) -> int:
@@ -104,7 +108,9 @@ class RemapOp(NamedTuple):
     prev: Piece | None
     next: Piece | None
 
-    kind = "remap"
+    @property
+    def kind(self) -> Literal["remap"]:
+        return "remap"
 
     @property
     def addr(self) -> int:
@@ -142,7 +148,9 @@ class PrefetchOp(NamedTuple):
 
     va: Va
 
-    kind = "prefetch"
+    @property
+    def kind(self) -> Literal["prefetch"]:
+        return "prefetch"
 
     @property
     def addr(self) -> int:
@@ -227,7 +235,7 @@ class Ops(Sequence[Op]):
         return iter(self._ops)
 
     def lines(self) -> list[str]:
-        """The TRACE.md op lines."""
+        """The docs/trace-format.md op lines."""
         return [repr(op) for op in self._ops]
 
     def __str__(self) -> str:

@@ -1,10 +1,10 @@
-"""``pygpuvm replay``: run a trace (``TRACE.md``) and print its canonical result.
+"""``pygpuvm replay``: run a trace (docs/trace-format.md) and print its canonical result.
 
 This is a second, independent implementation of the trace replay, written in
 Python over the raw bindings (``from pygpuvm.raw import ffi, lib``): the
 parser, the printing and the application of the ops lists (``drm_gpuva_map``,
 ``drm_gpuva_remap``, ``drm_gpuva_unmap``, ``drm_gpuva_link_locked``,
-``drm_gpuva_unlink_locked``, exactly as TRACE.md's application rules say) are
+``drm_gpuva_unlink_locked``, exactly as docs/trace-format.md's application rules say) are
 all here. The C program ``gpuvm-replay`` applies the same lists through
 ``gpuvm_apply_ops()``; the test suite compares the two outputs, so each checks
 the other. The error messages are the C program's, word for word.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from .raw import ffi, lib
 
@@ -111,7 +111,7 @@ class State:
 
 
 class Parser:
-    """Turns trace lines into commands, checking every rule of TRACE.md.
+    """Turns trace lines into commands, checking every rule of docs/trace-format.md.
 
     Checks run in the C parser's order: command name, word count, the words
     themselves, then what depends on earlier lines (vm, bo names).
@@ -209,7 +209,7 @@ def _text(word: bytes) -> str:
     return word.decode("utf-8", "surrogateescape")
 
 
-def parse(lines: Iterator[bytes] | IO[bytes], parser: Parser | None = None) -> Iterator[Command]:
+def parse(lines: Iterable[bytes], parser: Parser | None = None) -> Iterator[Command]:
     """Yield the commands of a trace one by one (so a caller can run each as it
     comes); raises :class:`TraceError` at the first malformed line."""
     p = parser or Parser()
@@ -240,7 +240,7 @@ def _list(head: Any, ctype: str, *member: str) -> list[Any]:
 
 
 class _Replayer:
-    """Runs commands the way TRACE.md's staged-mode driver does."""
+    """Runs commands the way docs/trace-format.md's staged-mode driver does."""
 
     def __init__(self, out: IO[bytes], err: IO[bytes], parser: Parser) -> None:
         self.out = out
@@ -336,10 +336,10 @@ class _Replayer:
             else:
                 w(b"op %d\n" % kind)
 
-    # -- applying ops (TRACE.md "How ops are applied")
+    # -- applying ops (docs/trace-format.md "How ops are applied")
 
     def _new_va(self) -> Any:
-        va = lib.kzalloc(ffi.sizeof("struct drm_gpuva"))
+        va = lib.kzalloc(ffi.sizeof("struct drm_gpuva"), lib.GFP_KERNEL)
         if va == ffi.NULL:
             raise MemoryError("kzalloc(struct drm_gpuva)")
         return ffi.cast("struct drm_gpuva *", va)
@@ -406,7 +406,7 @@ class _Replayer:
         self._keep += [name, vm_ops]
         self.drm = lib.drm_dev_alloc(name)
         self.r_obj = lib.drm_gpuvm_resv_object_alloc(self.drm)
-        vm = lib.kzalloc(ffi.sizeof("struct drm_gpuvm"))
+        vm = lib.kzalloc(ffi.sizeof("struct drm_gpuvm"), lib.GFP_KERNEL)
         if self.drm == ffi.NULL or lib.IS_ERR_OR_NULL(self.r_obj) or vm == ffi.NULL:
             lib.kfree(vm)
             raise MemoryError("vm setup")
@@ -583,7 +583,7 @@ def _restore_warn_hook() -> None:
         lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
 
 
-def _replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes], prog: str,
+def _replay(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes], prog: str,
             at_end: Callable[[_Replayer], None] | None = None) -> int:
     parser = Parser()
     r = _Replayer(out, err, parser)
@@ -615,7 +615,7 @@ def _replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes], 
     return status
 
 
-def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
+def replay(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes],
            prog: str = PROG) -> int:
     """Replay a trace read from @lines (bytes), writing the result to @out and
     messages to @err (both binary). Returns the exit status (0, 1 or 2).
@@ -626,7 +626,7 @@ def replay(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
     return _replay(lines, out, err, prog)
 
 
-def replay_state(lines: Iterator[bytes] | IO[bytes], out: IO[bytes], err: IO[bytes],
+def replay_state(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes],
                  prog: str = PROG) -> tuple[int, State | None]:
     """Like :func:`replay`, and also return the final :class:`State` (None if
     the trace is malformed)."""
@@ -645,19 +645,19 @@ def run(path: str, out: IO[bytes] | None = None, err: IO[bytes] | None = None,
     try:
         f = open(path, "rb")
     except OSError as exc:
-        err.write(b"%s: %s: %s\n" % (prog.encode(), path.encode(), exc.strerror.encode()))
+        err.write(b"%s: %s: %s\n" % (prog.encode(), path.encode(), (exc.strerror or str(exc)).encode()))
         return 2
     with f:
         return replay(f, out, err, prog)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pygpuvm.replay FILE|-`` (the CLI's ``replay`` subcommand)."""
+    """``python -m pygpuvm.replay [FILE|-]`` (the CLI's ``replay`` subcommand)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.stderr.write(f"usage: {PROG} FILE|-\n")
+    if len(args) > 1:
+        sys.stderr.write(f"usage: {PROG} [FILE|-]\n")
         return 2
-    return run(args[0])
+    return run(args[0] if args else "-")
 
 
 if __name__ == "__main__":

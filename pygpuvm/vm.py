@@ -39,9 +39,10 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _callbacks, _records
+from . import table as _table
 from ._gpuvm import ffi, lib
 from ._records import HDR, OP_W, VA_W
 from ._util import WeakCache, addr_of, gc_hold, gc_release, hexs, no_copy, retry, u64
@@ -60,6 +61,9 @@ from .gem import GemObject
 from .ops import MapOp, Op, Ops, Piece
 from .va import Va
 from .vm_bo import VmBo
+
+if TYPE_CHECKING:
+    from .exec import Exec
 
 __all__ = ["VM"]
 
@@ -509,7 +513,7 @@ class VM:
         vad = self._vad
         for op in ops:
             if op.kind != "map":
-                va = op.va  # type: ignore[union-attr]
+                va = op.va
                 va._detach()
                 r = vad.get(va._key)
                 if r is not None and r() is va:
@@ -599,11 +603,11 @@ class VM:
         return self._find(1, addr, range)
 
     def find_prev(self, start: int) -> Va | None:
-        """``drm_gpuva_find_prev()`` with the kernel's quirks (reference §3.2)."""
+        """``drm_gpuva_find_prev()`` with the kernel's quirks."""
         return self._find(2, u64("start", start), 0)
 
     def find_next(self, end: int) -> Va | None:
-        """``drm_gpuva_find_next()`` with the kernel's quirks (reference §3.2)."""
+        """``drm_gpuva_find_next()`` with the kernel's quirks."""
         return self._find(3, u64("end", end), 0)
 
     def _collect(self, addr: int, range_: int, whole: bool, skip_kernel: bool,
@@ -672,6 +676,26 @@ class VM:
             return self._collect(0, 0, True, not reserved, True)
         return self._collect(start, end - start, False, not reserved, True)
 
+    # The columnar query (pygpuvm/table.py): a plain function used as a method,
+    # so that a small query pays no extra Python frame.
+    table = _table.query
+
+    def to_svg(self, start: int | None = None, end: int | None = None,
+               width: int = 1200) -> str:
+        """An SVG picture of the address space (see :mod:`pygpuvm.svg`); ``start``
+        and ``end`` zoom into a window."""
+        from . import svg
+
+        return svg.render(svg.snapshot_from_vm(self, start, end), width)
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
+
+    def _repr_html_(self) -> str:
+        from . import svg
+
+        return svg.html_fragment(svg.snapshot_from_vm(self, None, None))
+
     @property
     def extobjs(self) -> list[VmBo]:
         """Snapshot of the extobj list (vm_bos of external objects), in list order."""
@@ -693,7 +717,7 @@ class VM:
             return out
 
     def dump(self, bos: Sequence[GemObject] = ()) -> str:
-        """The VM in TRACE.md's ``dump`` format (without the ``> dump`` header).
+        """The VM in docs/trace-format.md's ``dump`` format (without the ``> dump`` header).
 
         ``bos``: the objects to report vm_bo lines for, in that order.
         """
@@ -717,7 +741,7 @@ class VM:
     # ------------------------------------------------------------ ops lists
 
     def sm_map(self, addr: int, range: int, obj: GemObject | None = None, offset: int = 0,
-               steps: Any = None) -> Ops:
+               steps: object | None = None) -> Ops:
         """The ops that mapping ``obj`` at ``[addr, addr+range)`` takes (nothing applied).
 
         With ``steps``, run ``drm_gpuvm_sm_map()`` calling the driver callbacks
@@ -732,7 +756,7 @@ class VM:
             return self._walk(steps, lib.pygpuvm_sm_map_steps, addr, range, cobj, offset)
         return self._create(_KIND_MAP, "map", addr, range, obj, cobj, offset)
 
-    def sm_unmap(self, addr: int, range: int, steps: Any = None) -> Ops:
+    def sm_unmap(self, addr: int, range: int, steps: object | None = None) -> Ops:
         """The ops that unmapping ``[addr, addr+range)`` takes (nothing applied)."""
         addr, range_ = _request(addr, range, "unmap")
         if steps is not None:
@@ -785,7 +809,7 @@ class VM:
     # ------------------------------------------------------------ changes
 
     def apply(self, ops: Ops) -> None:
-        """Apply ``ops`` as TRACE.md's driver does (library-owned VAs linked to vm_bos).
+        """Apply ``ops`` as docs/trace-format.md's driver does (library-owned VAs linked to vm_bos).
 
         Raises :class:`~pygpuvm.StaleOpsError` if the VM changed since ``ops``
         was created, :class:`~pygpuvm.OutOfMemoryError` (nothing applied).
@@ -972,7 +996,8 @@ class VM:
                                   "vm_bos of the evict list being walked")
             lib.pygpuvm_vm_deferred_cleanup(ptr)
 
-    def validate(self, ex: Any = None, fn: Any = None) -> None:
+    def validate(self, ex: Exec | Callable[[VmBo], int | None] | None = None,
+                 fn: Callable[[VmBo], int | None] | None = None) -> None:
         """``drm_gpuvm_validate()``: call ``fn(vm_bo)`` for every evicted vm_bo.
 
         ``ex``: an :class:`~pygpuvm.exec.Exec` of this VM held by this thread
@@ -982,19 +1007,21 @@ class VM:
         vm_bo valid again (``drm_gpuvm_bo_evict(vm_bo, False)``); a negative
         errno or an exception stops the walk and is raised. Without ``fn``
         every evicted vm_bo is simply marked valid. RESV_PROTECTED: external
-        objects evicted since the last prepare join the list at the exec lock
-        (kernel §5.2); zombies are skipped. ``vm.validate(fn)`` also works.
+        objects evicted since the last prepare join the list at the exec lock;
+        zombies are skipped. ``vm.validate(fn)`` also works.
         """
         from . import exec as _exec
 
-        if fn is None and ex is not None and not isinstance(ex, _exec.Exec) and callable(ex):
+        if ex is not None and not isinstance(ex, _exec.Exec):
+            if fn is not None or not callable(ex):
+                raise TypeError(f"expected an Exec, not {type(ex).__name__}")
             ex, fn = None, ex
         _exec.validate(self, ex, fn)
 
     # ------------------------------------------------------------ exec locks
 
     def exec_lock(self, num_fences: int = 1, objects: Sequence[GemObject] = (),
-                  interruptible: bool = False, ignore_duplicates: bool = True) -> Any:
+                  interruptible: bool = False, ignore_duplicates: bool = True) -> Exec:
         """``with vm.exec_lock(...) as ex``: ``drm_gpuvm_exec_lock[_array]()``.
 
         Locks the VM resv, every external object's resv and ``objects``
@@ -1007,7 +1034,7 @@ class VM:
         return _exec.exec_lock(self, num_fences, objects, interruptible, ignore_duplicates)
 
     def exec_lock_range(self, addr: int, range: int, num_fences: int = 1,
-                        interruptible: bool = False, ignore_duplicates: bool = True) -> Any:
+                        interruptible: bool = False, ignore_duplicates: bool = True) -> Exec:
         """``drm_gpuvm_exec_lock_range()``: lock only the objects mapped in the range
         (not the VM resv, not other extobjs; VAs without an object and the
         reserved node are skipped). Unvalidated, as the kernel."""
@@ -1018,7 +1045,7 @@ class VM:
 
     def bind_lock(self, binds: Sequence[tuple[Any, ...]], num_fences: int = 1,
                   lock_vm: bool = True, objects: Sequence[GemObject] = (),
-                  interruptible: bool = False) -> Any:
+                  interruptible: bool = False) -> Exec:
         """VM_BIND locking: everything the ``binds`` will touch, in one transaction.
 
         ``binds``: ``("map", addr, range[, obj[, offset]])`` and

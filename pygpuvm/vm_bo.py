@@ -19,6 +19,7 @@ from ._util import gc_hold, gc_release, no_copy, retry
 from .errors import DetachedError, VMBusyError
 
 if TYPE_CHECKING:
+    from ._gpuvm import CData
     from .gem import GemObject
     from .va import Va
     from .vm import VM
@@ -35,7 +36,7 @@ class VmBo:
     def __init__(self, vm: VM, ptr: Any, obj: GemObject) -> None:
         # @ptr carries a reference that this object now owns.
         self._vm = vm
-        self._ptr = ffi.gc(ptr, lib.pygpuvm_vm_bo_release)
+        self._ptr: CData | None = ffi.gc(ptr, lib.pygpuvm_vm_bo_release)
         self.obj = obj
 
     @property
@@ -59,7 +60,7 @@ class VmBo:
 
     @property
     def vas(self) -> list[Va]:
-        """The VAs linked to this vm_bo, in link order (TRACE.md ``bova`` order)."""
+        """The VAs linked to this vm_bo, in link order (docs/trace-format.md ``bova`` order)."""
         with self._vm._locked():
             ptr = self._live()
             gc_hold()

@@ -286,4 +286,4 @@ def test_bench_python_runs_once(tmp_path, where):
         capture_output=True, text=True, cwd=tmp_path,
         env={**os.environ, "PYGPUVM_BENCH_TINY": "1"})
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert "9 passed" in out.stdout, out.stdout[-2000:]
+    assert "13 passed" in out.stdout, out.stdout[-2000:]

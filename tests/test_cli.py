@@ -134,8 +134,15 @@ def test_replay_errors():
     assert res.stderr == b"pygpuvm replay: line 1: 'vm' missing: the first command must be 'vm'\n"
     res = pygpuvm("replay", "/nonexistent.trace")
     assert res.returncode == 2 and b"/nonexistent.trace" in res.stderr
-    res = pygpuvm("replay")
+    res = pygpuvm("replay", "a.trace", "b.trace")
     assert res.returncode == 2 and b"usage:" in res.stderr
+
+
+def test_replay_without_file_reads_stdin():
+    trace = TRACES / "example1.trace"
+    res = pygpuvm("replay", stdin=trace.read_bytes())
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout == trace.with_suffix(".out").read_bytes()
 
 
 def test_help_lists_the_commands():

@@ -245,7 +245,7 @@ def test_exec_lock_range_locks_only_objects_mapped_in_range():
         assert not locked(c) and not locked(d)
     with vm.exec_lock_range(0, 0x40000) as ex:
         assert names(ex.locked_objects) == ["A", "B"]
-        assert not lib.dma_resv_is_locked(vm_resv(vm))   # kernel §8.32
+        assert not lib.dma_resv_is_locked(vm_resv(vm))   # as in the kernel
         assert not locked(c)                              # an extobj, but outside
     with vm.exec_lock_range(0x60000, 0x10000) as ex:
         assert ex.locked_objects == []
@@ -491,7 +491,7 @@ def test_add_fence_usage_selection():
     assert (count(r, ResvUsage.KERNEL), count(r, ResvUsage.BOOKKEEP)) == (1, 1)
     assert count(p._ptr.resv, ResvUsage.KERNEL) == 1          # the same resv
     assert (count(a._ptr.resv, ResvUsage.WRITE), count(a._ptr.resv, ResvUsage.READ)) == (0, 1)
-    # C is unrelated to the VM, but not sharing its resv counts as external (§8.30).
+    # C is unrelated to the VM, but not sharing its resv counts as external.
     assert (count(c._ptr.resv, ResvUsage.WRITE), count(c._ptr.resv, ResvUsage.READ)) == (0, 1)
     assert f.refcount == 1 + 3
     assert not lib.dma_resv_test_signaled(r, ResvUsage.KERNEL)

@@ -1,6 +1,6 @@
 """Randomized check of the VM's interval tree against a brute-force model.
 
-The model is the query rule of TRACE.md "Semantics worth knowing", stated
+The model is the query rule of docs/trace-format.md "Semantics worth knowing", stated
 directly on a list kept in tree order (ascending start, equal starts in
 insertion order):
 

@@ -1,13 +1,13 @@
-"""Kernel behaviour case by case, through the raw C API (reference
-/work/shared/reference/kernel-gpuvm.md): what the issues' checklists name and
-the rest of the suite did not yet pin down.
+"""Kernel behaviour case by case, through the raw C API: what the kernel's
+drm_gpuvm does in each corner that the rest of the suite did not yet pin down.
 
-* §3.1/§3.2 VM and VA functions used directly: drm_gpuvm_init/get/put on a VM
+* VM and VA functions used directly: drm_gpuvm_init/get/put on a VM
   the test owns, resv_object_alloc, drm_gpuva_map/remap/unmap, init_from_op,
-  link/unlink, the window/reservation corner cases (§8 items 4-6);
-* §4.2 the sm_map table cell by cell with every keep variant, §4.3 sm_unmap,
-  §4.5 madvise, §4.6 prefetch/bo_unmap, the validity table §4.8 for every
-  validating entry point, §8 items 1-12, 27, 33;
+  link/unlink, the window/reservation corner cases;
+* the sm_map case table cell by cell with every keep variant, sm_unmap,
+  madvise, prefetch/bo_unmap, the validity rules of every validating entry
+  point, and the kernel's edge cases (zero-sized requests, wrap-around,
+  identical remaps, walk error propagation, ...);
 * allocation failure at every allocation of every ops-list builder and of
   vm_bo creation, with the VM unchanged.
 
@@ -283,7 +283,7 @@ def test_init_put_on_a_vm_the_caller_owns():
 
 
 def test_missing_step_callbacks():
-    # sm_map needs all three steps, sm_unmap only remap and unmap (§3.6).
+    # sm_map needs all three steps, sm_unmap only remap and unmap.
     r_obj = lib.drm_gpuvm_resv_object_alloc(ffi.NULL)
     vm = ffi.new("struct drm_gpuvm *")
     ops = ffi.new("struct drm_gpuvm_ops *")
@@ -358,12 +358,12 @@ def test_gpuva_map_remap_unmap_raw(world):
     op.va.addr, op.va.range, op.gem.obj, op.gem.offset = 0x1000, 0x4000, a, 0x100
     old.flags = lib.DRM_GPUVA_SPARSE
     lib.drm_gpuva_map(w.vm, old, op)
-    # init_from_op copies address and GEM, never the flags (§8.13).
+    # init_from_op copies address and GEM, never the flags.
     assert (old.va.addr, old.va.range, old.gem.obj, old.gem.offset) == (0x1000, 0x4000, a, 0x100)
     assert old.flags == lib.DRM_GPUVA_SPARSE and old.vm == w.vm
     assert lib.drm_gpuva_find(w.vm, 0x1000, 0x4000) == old
     assert lib.pygpuvm_vm_refcount(w.vm) == 2
-    # A map that overlaps is silently not inserted, and takes no VM ref (§8.12).
+    # A map that overlaps is silently not inserted, and takes no VM ref.
     with NoWarn():
         lib.drm_gpuva_map(w.vm, clash, op)
     assert clash.vm == ffi.NULL and lib.pygpuvm_vm_refcount(w.vm) == 2
@@ -420,7 +420,7 @@ def test_link_unlink_raw(world):
     assert lib.drm_gpuva_insert(w.vm, sparse) == 0
     with NoWarn():
         lib.drm_gpuva_link(va, vm_bo)
-        lib.drm_gpuva_link(sparse, vm_bo)                   # no GEM: a no-op (§8.14)
+        lib.drm_gpuva_link(sparse, vm_bo)                   # no GEM: a no-op
     assert va.vm_bo == vm_bo and sparse.vm_bo == ffi.NULL
     assert lib.pygpuvm_vm_bo_refcount(vm_bo) == 2
     out = ffi.new("struct drm_gpuva *[]", 4)
@@ -434,7 +434,7 @@ def test_link_unlink_raw(world):
     with NoWarn():
         lib.drm_gpuva_link_locked(va, vm_bo)
     lib.dma_resv_unlock(a.resv)
-    # Unlink after remove still works: va->vm survives the remove (§8.15).
+    # Unlink after remove still works: va->vm survives the remove.
     lib.drm_gpuva_remove(va)
     assert va.vm == w.vm and va.vm_bo == vm_bo
     with NoWarn():
@@ -486,7 +486,7 @@ def test_obtain_and_create_allocation_failure(world):
 
 
 def test_reserved_node_outside_the_window(world):
-    #   window [0x10000, 0x20000), reserved [0x30000, 0x31000): allowed (§3.1)
+    #   window [0x10000, 0x20000), reserved [0x30000, 0x31000): allowed
     w = world(0x10000, 0x10000, 0x30000, 0x1000)
     node = ffi.addressof(w.vm, "kernel_alloc_node")
     assert w.vm.kernel_alloc_node_inserted
@@ -503,7 +503,7 @@ def test_reserved_node_outside_the_window(world):
 
 def test_window_end_overflow_uses_the_wrapped_end():
     # start + range wraps to 0x1000: init only WARNs, every later comparison
-    # uses the wrapped end, so no request fits (§8.6).
+    # uses the wrapped end, so no request fits.
     with pytest.warns(pygpuvm.GpuvmWarning, match="GPUVA address limited"):
         vm = lib.pygpuvm_vm_create(b"wrap", 0, U64 - 0x1000, 0x2000, 0, 0)
         pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
@@ -524,7 +524,7 @@ def test_window_end_overflow_uses_the_wrapped_end():
 
 
 def test_unvalidated_lookups_wrap(world):
-    # find_first/interval_empty/prefetch take addr + range modulo 2^64 (§8.4):
+    # find_first/interval_empty/prefetch take addr + range modulo 2^64:
     # [0x3000, 0x3000 + 2^64 - 1) is the query [0x3000, 0x2ffe], which only a
     # VA containing both 0x2ffe and 0x3000 meets; nothing is refused.
     #   0   1   2   3   4   5
@@ -558,12 +558,12 @@ def test_find_prev_next_at_the_window_edges(world):
     assert lib.drm_gpuva_find_prev(w.vm, 0) == ffi.NULL          # start - 1 wraps
 
 
-# ============================================================ issue 3: §4.2 sm_map
+# ============================================================ the sm_map case table
 
 # The existing VA: [0x4000, 0x8000) at offset f = 0x10000.
 #   0   1   2   3   4   5   6   7   8   9   a
 #   ................OOOOOOOOOOOOOOOO........
-# For each cell of §4.2: the request (A, R), the offset F that makes the
+# For each cell of the sm_map case table: the request (A, R), the offset F that makes the
 # request contiguous with the VA, and the step (pieces spelled out).
 F0 = 0x10000
 SM_MAP_CELLS = {
@@ -588,7 +588,7 @@ KEEP_VARIANTS = {
     "other-object": ("A", "B", 0, False),
     "request-without-object": ("A", None, 0, False),
     "va-without-object": (None, "A", 0, False),
-    "neither-has-an-object": (None, None, 0, False),   # §8.2: still keep=0
+    "neither-has-an-object": (None, None, 0, False),   # still keep=0
 }
 
 
@@ -673,7 +673,7 @@ def test_keep_and_offsets_wrap_around_2_64(world):
 def test_remap_pieces_never_zero_sized(world):
     # Exhaustive over requests around one VA [4, 8) (units of 0x1000): a prev
     # piece exactly when a < A, a next piece exactly when e > E, never empty,
-    # together with the hole exactly covering the old VA (§8.7).
+    # together with the hole exactly covering the old VA.
     w = world()
     w.bo("A")
     w.va(0x4000, 0x4000, "A", F0)
@@ -702,7 +702,7 @@ def test_remap_pieces_never_zero_sized(world):
                 assert nxt[3] == F0 + (nxt[0] - 0x4000)
 
 
-# ============================================================= §4.3 sm_unmap
+# =============================================================== sm_unmap
 
 SM_UNMAP_CELLS = {
     "exact": (0x4000, 0x4000, None),
@@ -758,7 +758,7 @@ def test_sm_unmap_gaps_and_spans(world):
     assert w.unmap_steps(0x2000, 0x6000) == (0, expect)
 
 
-# ============================================================== §4.5 madvise
+# ================================================================= madvise
 
 # A GEM-less VA [0x4000, 0x8000) at offset f; request object B at 0x777.
 MADVISE_CELLS = {
@@ -789,7 +789,7 @@ def test_madvise_case_table(world, cell):
     w.bo("A")
     w.bo("B")
     w.va(0x4000, 0x4000, None, F0)
-    # The final MAP carries the request's object and offset (§8.27).
+    # The final MAP carries the request's object and offset.
     expect = [("map", A, R, "B", 0x777) if e == "req" else e for e in expect]
     assert w.madvise_ops(A, R, "B", 0x777) == expect
 
@@ -829,7 +829,7 @@ def test_madvise_spanning_returns_after_the_right_edge(world):
     assert lib.IS_ERR(ops) and lib.PTR_ERR(ops) == -errno.EINVAL
 
 
-# ====================================================== §4.6 prefetch and bo_unmap
+# ======================================================== prefetch and bo_unmap
 
 
 def test_prefetch_is_unvalidated_and_sees_everything(world):
@@ -883,7 +883,7 @@ def test_bo_unmap_link_order_and_never_keep(world, flags):
     lib.pygpuvm_vm_bo_release(vm_bo)
 
 
-# ======================================================= §4.8 the validity table
+# ========================================================== the validity rules
 
 #   window [0x10000, 0x100000), reserved [0x20000, 0x21000)
 #   1   ...   2   2+1  ...   10
@@ -980,7 +980,7 @@ def test_validity_table(world, entry):
 
 def test_unvalidated_paths_accept_the_invalid_inputs(world):
     # find_*/interval_empty/prefetch/prepare_range take what the validated
-    # paths refuse: the reserved node is simply found (§4.8 last column).
+    # paths refuse: the reserved node is simply found (the range lock validates nothing).
     w = world(*WINDOW)
     node = ffi.addressof(w.vm, "kernel_alloc_node")
     for name, (addr, rng) in INVALID.items():
@@ -996,7 +996,7 @@ def test_unvalidated_paths_accept_the_invalid_inputs(world):
     assert not lib.drm_gpuvm_interval_empty(w.vm, 0x20800, 0x10)
 
 
-# ================================================================= §8 edge cases
+# ==================================================================== edge cases
 
 
 def test_zero_range_requests(world):
@@ -1012,7 +1012,7 @@ def test_zero_range_requests(world):
     # At a VA's start or end nothing spans: again only the MAP.
     assert w.map_ops(0x1000, 0) == [("map", 0x1000, 0, None, 0)]
     assert w.map_ops(0x3000, 0) == [("map", 0x3000, 0, None, 0)]
-    # Strictly inside: the VA is split around the empty request (§8.3), with
+    # Strictly inside: the VA is split around the empty request, with
     # keep computed as for a < A.
     split = ("remap", (0x1000, 0x2000), True, (0x1000, 0x1000, "A", 0x100),
              (0x2000, 0x1000, "A", 0x1100))
@@ -1036,7 +1036,7 @@ def test_zero_range_requests(world):
 
 
 def test_map_always_emits_the_map(world):
-    # An identical mapping: UNMAP(keep) + MAP, never an empty sequence (§8.1),
+    # An identical mapping: UNMAP(keep) + MAP, never an empty sequence,
     # and a driver applying it ends where it started.
     w = world()
     w.bo("A")
@@ -1049,7 +1049,7 @@ def test_map_always_emits_the_map(world):
 
 
 def test_walk_survives_the_driver_editing_the_tree(world):
-    # §8.8: the walk prefetches the successor, so steps may remove the current
+    # The walk prefetches the successor, so steps may remove the current
     # VA and insert pieces; a VA inserted behind the walk (before the current
     # position) or after E is not visited.
     #   0   1   2   3   4   5   6   7   8   9   a   b   c
@@ -1086,7 +1086,7 @@ def test_walk_survives_the_driver_editing_the_tree(world):
 
 @pytest.mark.parametrize("fail_at", [0, 1, 2, 3])
 def test_callback_errors_are_not_rolled_back(world, fail_at):
-    # §8.33: the walk stops at the first failing step and returns its error;
+    # The walk stops at the first failing step and returns its error;
     # what the driver already applied stays applied.
     #   0   1   2   3   4   5   6   7   8
     #   ....AAAAAAAA....BBBB....CCCCCCCC
@@ -1136,7 +1136,7 @@ def test_step_exception_stops_the_raw_walk(world):
 def fail_every_allocation(w, build):
     """Fail the n-th allocation of build() for n = 1, 2, ... until it
     succeeds: each failure must be ERR_PTR(-ENOMEM) with nothing leaked and the
-    VM unchanged (§3.7, §8.11). Returns (n, the successful result)."""
+    VM unchanged. Returns (n, the successful result)."""
     n = 1
     while True:
         before = w.state()
@@ -1270,7 +1270,7 @@ def evict_list(w):
 
 @pytest.mark.parametrize("flags", [0, PROT], ids=["spinlock", "resv_protected"])
 def test_validate_removes_entries_only_in_resv_protected_mode(world, flags):
-    # §8.20: a callback that clears vm_bo->evicted without drm_gpuvm_bo_evict():
+    # A callback that clears vm_bo->evicted without drm_gpuvm_bo_evict():
     # RESV_PROTECTED validate takes the entry off the list itself, the
     # spinlock mode leaves list upkeep to the driver.
     w = world(flags=flags)
@@ -1303,7 +1303,7 @@ def test_validate_removes_entries_only_in_resv_protected_mode(world, flags):
 
 
 def test_zombie_with_a_pending_evict_flag_is_skipped():
-    # §8.19 with §8.20: IMMEDIATE|RESV_PROTECTED, an external vm_bo evicted
+    # IMMEDIATE|RESV_PROTECTED, an external vm_bo evicted
     # (flag only: the list needs the VM resv) then put deferred: a zombie on
     # the extobj list with evicted set. prepare_objects must neither lock it
     # nor move it onto the evict list; validate never sees it.
@@ -1339,8 +1339,10 @@ def test_zombie_with_a_pending_evict_flag_is_skipped():
 
 
 def test_sm_exec_lock_prepares_only_the_request_object(world):
-    # §8.29: the request's GEM is prepared (lock + num_fences slots) even for
-    # num_fences == 0; the GEMs of VAs a REMAP/UNMAP takes are only locked.
+    # The request's GEM is prepared (lock + num_fences slots) whatever
+    # num_fences is, so 0 reserves zero fences: WARN and -EINVAL, as
+    # dma_resv_reserve_fences() does in the kernel. The GEMs of VAs a
+    # REMAP/UNMAP takes are only locked.
     #   0   1   2   3   4   5   6
     #   ....AAAAAAAA....BBBB----....        - GEM-less
     #         [==== map R ====]
@@ -1349,13 +1351,17 @@ def test_sm_exec_lock_prepares_only_the_request_object(world):
     w.va(0x1000, 0x2000, "A", 0)
     w.va(0x4000, 0x1000, "B", 0)
     w.va(0x5000, 0x1000)
-    for num_fences in (0, 3):
+    with pytest.warns(pygpuvm.GpuvmWarning, match="num_fences"):
         ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
-            w.vm, ex, num_fences, map_req(0x2000, 0x3800, r, 0)))
-        assert ret == 0 and locked == [r, a, b]
-        assert [o.resv.num_reserved for o in locked] == [num_fences, 0, 0]
-        lib.drm_exec_fini(ex)
-        assert not any(lib.dma_resv_is_locked(o.resv) for o in (a, b, r))
+            w.vm, ex, 0, map_req(0x2000, 0x3800, r, 0)))
+    assert ret == -errno.EINVAL and locked == []          # unlocked again
+    lib.drm_exec_fini(ex)
+    ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
+        w.vm, ex, 3, map_req(0x2000, 0x3800, r, 0)))
+    assert ret == 0 and locked == [r, a, b]
+    assert [o.resv.num_reserved for o in locked] == [3, 0, 0]
+    lib.drm_exec_fini(ex)
+    assert not any(lib.dma_resv_is_locked(o.resv) for o in (a, b, r))
     # Without a request object only the walk's targets; unmap likewise.
     ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
         w.vm, ex, 2, map_req(0x2000, 0x3800)))
@@ -1384,7 +1390,7 @@ def test_exec_lock_helpers_reserve_fence_slots(world):
     locked = [vm_exec.exec.objects[i] for i in range(vm_exec.exec.num_objects)]
     assert locked == [w.vm.r_obj, a, c]
     assert [o.resv.num_reserved for o in locked] == [2, 2, 2]
-    # §8.31: extra is what it was before the call, no pointer into a dead frame.
+    # extra is what it was before the call, no pointer into a dead frame.
     assert vm_exec.extra.fn == ffi.NULL and vm_exec.extra.priv == ffi.NULL
     lib.drm_gpuvm_exec_unlock(vm_exec)
     assert all(o.resv.num_reserved == 0 for o in locked)       # per critical section
@@ -1398,7 +1404,7 @@ def test_exec_lock_helpers_reserve_fence_slots(world):
     assert vm_exec.exec.num_objects == 1 and vm_exec.exec.objects[0] == a
     assert a.resv.num_reserved == 3 and not lib.dma_resv_is_locked(w.vm.r_obj.resv)
     lib.drm_gpuvm_exec_unlock(vm_exec)
-    # Invalid ranges are not refused by the range lock (§4.8): nothing mapped there.
+    # Invalid ranges are not refused by the range lock: nothing mapped there.
     assert lib.drm_gpuvm_exec_lock_range(vm_exec, MASK - 0x800, 0x1000) == 0
     assert vm_exec.exec.num_objects == 0
     lib.drm_gpuvm_exec_unlock(vm_exec)

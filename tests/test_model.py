@@ -1,6 +1,7 @@
 """Model-based test: random map/unmap/prefetch/bo_unmap sequences run through the
-classes and through a pure-Python model written from the semantics (reference
-§4.2 case table, §4.3, TRACE.md application rules). After every step the op
+classes and through a pure-Python model written from the semantics (the sm_map
+case table and sm_unmap of docs/design.md and the kernel, and the application
+rules of docs/trace-format.md). After every step the op
 lines, the VA layout and the vm_bo link lists must agree.
 
 The model is independent of the C code: a sorted list of mappings plus, per
@@ -61,7 +62,7 @@ class Model:
     def overlapping(self, a: int, e: int) -> list[Mapping]:
         return [m for m in self.vas if m.addr < e and m.end > a]
 
-    # -- walks (reference §4.2 / §4.3), returning (lines, removed, added)
+    # -- walks (sm_map case table / sm_unmap), returning (lines, removed, added)
 
     def sm_map(self, A: int, R: int, O: str | None, F: int):
         E = A + R
@@ -125,7 +126,7 @@ class Model:
             removed.append(m)
         return lines, removed, []
 
-    # -- applying (TRACE.md): pieces are linked in op order, old VAs unlinked after
+    # -- applying (docs/trace-format.md): pieces are linked in op order, old VAs unlinked after
 
     def apply(self, removed: list[Mapping], added: list[Mapping]) -> None:
         for m in removed:
@@ -240,7 +241,7 @@ class TestModelSlow(GpuvmMachine.TestCase):
 
 
 def test_model_known_sequence():
-    """A fixed sequence (TRACE.md example 1) through the same machine."""
+    """A fixed sequence (docs/trace-format.md example 1) through the same machine."""
     m = GpuvmMachine()
     try:
         m.map(16, 8, "A", 0)

@@ -26,7 +26,7 @@ def _num(word: str) -> int:
 
 
 def run_trace_with_classes(text: str) -> str:
-    """Run a trace through the classes and print what TRACE.md prescribes."""
+    """Run a trace through the classes and print what docs/trace-format.md prescribes."""
     out: list[str] = []
     vm = None
     bos: dict[str, pygpuvm.GemObject] = {}

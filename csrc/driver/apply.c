@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The reference driver: applies an ops list to a VM the way a staged-mode
- * kernel driver does (TRACE.md "How ops are applied"). The library owns the
+ * kernel driver does (docs/trace-format.md "How ops are applied"). The library owns the
  * VAs it creates here; they come from ctx->va_alloc (or kzalloc) and go back
  * to ctx->va_free (or kfree) when unmapped, so every VA of a VM driven by this
  * file must come from the same allocator.
@@ -15,7 +15,7 @@ static struct drm_gpuva *va_alloc(const struct gpuvm_apply_ctx *ctx)
 {
 	if (ctx->va_alloc)
 		return ctx->va_alloc(ctx->priv);
-	return kzalloc(sizeof(struct drm_gpuva));
+	return kzalloc(sizeof(struct drm_gpuva), GFP_KERNEL);
 }
 
 static void va_free(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *va)

@@ -4,7 +4,7 @@
  * range, the drm_gpuvm_exec_lock family, the sm_map/sm_unmap lock walks),
  * validating evicted vm_bos and adding fences to everything locked.
  *
- * The extobj/evict lists are walked in one of two ways (kernel §5.2/§5.3):
+ * The extobj/evict lists are walked in one of two ways:
  * with DRM_GPUVM_RESV_PROTECTED the caller holds the VM resv and the lists
  * are walked directly, skipping zombies; otherwise each element is moved,
  * under the list's spinlock and with a reference taken, onto a private list
@@ -99,7 +99,7 @@ static int prepare_objects_locked(struct drm_gpuvm *gpuvm, struct drm_exec *exec
 	int ret = 0;
 
 	drm_gpuvm_resv_assert_held(gpuvm);
-	list_for_each_entry(vm_bo, &gpuvm->extobj.list, struct drm_gpuvm_bo, list.entry.extobj) {
+	list_for_each_entry(vm_bo, &gpuvm->extobj.list, list.entry.extobj) {
 		if (drm_gpuvm_bo_is_zombie(vm_bo))
 			continue;
 		ret = exec_prepare_obj(exec, vm_bo->obj, num_fences);
@@ -206,7 +206,7 @@ int drm_gpuvm_exec_lock_array(struct drm_gpuvm_exec *vm_exec, struct drm_gem_obj
 			      unsigned int num_objs)
 {
 	struct lock_array_args args = { .objs = objs, .num_objs = num_objs };
-	/* The kernel leaves extra pointing at its stack frame (§8.31); we restore it. */
+	/* The kernel leaves extra pointing at its stack frame; we restore it. */
 	int (*saved_fn)(struct drm_gpuvm_exec *vm_exec) = vm_exec->extra.fn;
 	void *saved_priv = vm_exec->extra.priv;
 	int ret;
@@ -248,7 +248,7 @@ static int validate_locked(struct drm_gpuvm *gpuvm, struct drm_exec *exec)
 	int ret = 0;
 
 	drm_gpuvm_resv_assert_held(gpuvm);
-	list_for_each_entry_safe(vm_bo, next, &gpuvm->evict.list, struct drm_gpuvm_bo,
+	list_for_each_entry_safe(vm_bo, next, &gpuvm->evict.list,
 				 list.entry.evict) {
 		if (drm_gpuvm_bo_is_zombie(vm_bo))
 			continue;

@@ -88,7 +88,7 @@ SM_INLINE int sm_map_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *o
 	const u64 req_end = req_addr + req_range;
 	struct drm_gem_object *req_obj = req->map.gem.obj;
 	const u64 req_offset = req->map.gem.offset;
-	/* madvise only re-maps what it actually split (see the table in §4.5). */
+	/* madvise only re-maps what it actually split. */
 	bool needs_map = !madvise;
 	struct drm_gpuva *va, *next;
 	int ret = 0;
@@ -360,7 +360,7 @@ static void *op_mem_alloc(struct drm_gpuva_ops *ops, size_t size)
 		memset(p, 0, size);
 		return p;
 	}
-	return kzalloc(size);
+	return kzalloc(size, GFP_KERNEL);
 }
 
 static struct drm_gpuva_op *gpuva_op_alloc(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops)
@@ -408,7 +408,7 @@ static void gpuva_op_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
 
 static void *dup_mem(const void *src, size_t size)
 {
-	void *p = kmalloc(size);
+	void *p = kmalloc(size, GFP_KERNEL);
 
 	if (p)
 		memcpy(p, src, size);
@@ -523,7 +523,7 @@ static const struct drm_gpuvm_ops builder_ops = {
 static struct drm_gpuva_ops *ops_new(struct drm_gpuvm *gpuvm)
 {
 	/* Not zeroed: slots are cleared when they are handed out. */
-	struct ops_arena *arena = kmalloc(sizeof(*arena));
+	struct ops_arena *arena = kmalloc(sizeof(*arena), GFP_KERNEL);
 
 	if (!arena)
 		return NULL;

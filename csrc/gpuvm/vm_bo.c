@@ -34,7 +34,7 @@ struct drm_gpuvm_bo *drm_gpuvm_bo_create(struct drm_gpuvm *gpuvm, struct drm_gem
 	if (ops && ops->vm_bo_alloc)
 		vm_bo = ops->vm_bo_alloc();
 	else
-		vm_bo = kzalloc(sizeof(*vm_bo));
+		vm_bo = kzalloc(sizeof(*vm_bo), GFP_KERNEL);
 	if (!vm_bo)
 		return NULL;
 
@@ -241,7 +241,7 @@ bool drm_gpuvm_bo_put(struct drm_gpuvm_bo *vm_bo)
 	return __vm_bo_put_slow(vm_bo);
 }
 
-/* The deferred forms must not run under the gpuva mutex (see §5.5). */
+/* The deferred forms must not run under the gpuva mutex. */
 static void vm_bo_defer_check(struct drm_gpuvm *gpuvm, struct drm_gem_object *obj,
 			      const char *fn)
 {

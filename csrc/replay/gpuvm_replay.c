@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * gpuvm-replay [--bench] FILE|-
+ * gpuvm-replay [--bench] [FILE|-]
  *
- * Runs a trace (TRACE.md) through the C core as a staged-mode driver would and
- * prints the canonical result, or in benchmark mode one timing line. The
- * application of the ops lists is gpuvm_apply_ops(); pygpuvm/replay.py does
- * the same over the raw bindings with its own apply code, so comparing the two
- * outputs cross-checks both.
+ * Runs a trace (docs/trace-format.md) through a drm_gpuvm as a staged-mode
+ * driver would and prints the canonical result, or in benchmark mode one
+ * timing line.
+ *
+ * Written against the kernel's drm_gpuvm API only, so the same file builds two
+ * programs: `gpuvm-replay` over our port (csrc/gpuvm) and `gpuvm-replay-kernel`
+ * over a kernel tree's own drivers/gpu/drm/drm_gpuvm.c (csrc/kernel). Where
+ * kernel versions differ, csrc/kernel/meson.build probes the tree's header
+ * and defines GPUVM_HAVE_* (see kapi.h); our port always has the newest form.
+ * Both link the same stand-ins (csrc/standin: allocation counter, WARN hook,
+ * resv, GEM objects), which are not gpuvm API.
  *
  * Exit status: 0 ok, 2 malformed trace or bad usage, 1 internal failure (an
  * unexpected kernel WARN, a leak at teardown, out of memory, I/O error).
@@ -17,13 +23,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "drm/drm_gpuvm.h"
-#include "drm/gpuvm_apply.h"
-#include "linux/slab.h"
+#include "kapi.h"
 #include "trace.h"
 #include "va_pool.h"
 
+#ifndef PROG
 #define PROG "gpuvm-replay"
+#endif
 
 /* Benchmark mode parses this many commands, then executes them. */
 #define BENCH_CHUNK 4096
@@ -257,7 +263,7 @@ static int exec_vm(struct replay *r, const struct trace_cmd *c)
 		r->r_obj = NULL;
 		return -ENOMEM;
 	}
-	r->vm = kzalloc(sizeof(*r->vm));
+	r->vm = replay_kzalloc(sizeof(*r->vm));
 	if (!r->vm)
 		return -ENOMEM;
 	/*
@@ -291,7 +297,7 @@ static int exec_bo(struct replay *r, const struct trace_cmd *c)
 
 	if (r->nobjs == r->objs_cap) {
 		size_t cap = r->objs_cap ? 2 * r->objs_cap : 16;
-		struct drm_gem_object **objs = krealloc(r->objs, cap * sizeof(*objs));
+		struct drm_gem_object **objs = replay_krealloc(r->objs, cap * sizeof(*objs));
 
 		if (!objs)
 			return -ENOMEM;
@@ -310,10 +316,8 @@ static int exec_bo(struct replay *r, const struct trace_cmd *c)
 	return 0;
 }
 
-static void on_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
+static void report_insert_failed(struct replay *r, const struct drm_gpuva_op_map *piece)
 {
-	struct replay *r = priv;
-
 	if (r->bench)
 		return;
 	fputs("warn insert_failed ", r->out);
@@ -321,67 +325,171 @@ static void on_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
 	putc('\n', r->out);
 }
 
-static struct drm_gpuva *on_va_alloc(void *priv)
+/*
+ * drm_gpuva_map() and drm_gpuva_remap() ignore a failed insert, as drivers
+ * do not expect one; a zeroed VA has its vm set only by a successful insert.
+ * A piece that did not go in is reported, freed and not linked.
+ */
+static bool piece_inserted(struct replay *r, struct drm_gpuva *va,
+			   const struct drm_gpuva_op_map *piece)
 {
-	struct replay *r = priv;
-
-	return va_pool_alloc(&r->vas);
+	if (va->vm)
+		return true;
+	report_insert_failed(r, piece);
+	va_pool_free(&r->vas, va);
+	return false;
 }
 
-static void on_va_free(struct drm_gpuva *va, void *priv)
-{
-	struct replay *r = priv;
+/* Pre-allocated VAs wait on a stack, threaded through their first word. */
+struct va_stack {
+	struct drm_gpuva *top;
+};
 
+static struct drm_gpuva *va_stack_pop(struct va_stack *st)
+{
+	struct drm_gpuva *va = st->top;
+
+	st->top = *(struct drm_gpuva **)va;
+	memset(va, 0, sizeof(*va));
+	return va;
+}
+
+/*
+ * Everything that can fail is allocated before the VM is touched, so on
+ * -ENOMEM nothing has changed.
+ */
+static int alloc_pieces(struct replay *r, struct drm_gpuva_ops *ops, struct va_stack *st)
+{
+	struct drm_gpuva_op *op;
+	size_t need = 0;
+
+	drm_gpuva_for_each_op(op, ops) {
+		if (op->op == DRM_GPUVA_OP_MAP)
+			need++;
+		else if (op->op == DRM_GPUVA_OP_REMAP)
+			need += (op->remap.prev != NULL) + (op->remap.next != NULL);
+	}
+	st->top = NULL;
+	while (need--) {
+		struct drm_gpuva *va = va_pool_alloc(&r->vas);
+
+		if (!va) {
+			while (st->top)
+				va_pool_free(&r->vas, va_stack_pop(st));
+			return -ENOMEM;
+		}
+		*(struct drm_gpuva **)va = st->top;
+		st->top = va;
+	}
+	return 0;
+}
+
+static void apply_map(struct replay *r, struct drm_gpuvm_bo *vm_bo, struct va_stack *st,
+		      struct drm_gpuva_op_map *map)
+{
+	struct drm_gpuva *va = va_stack_pop(st);
+
+	drm_gpuva_map(r->vm, va, map);
+	if (piece_inserted(r, va, map) && va->gem.obj && vm_bo)
+		drm_gpuva_link(va, vm_bo);
+}
+
+static void apply_remap(struct replay *r, struct va_stack *st, struct drm_gpuva_op_remap *op)
+{
+	struct drm_gpuva *old = op->unmap->va;
+	struct drm_gpuvm_bo *vm_bo = old->vm_bo;
+	struct drm_gpuva *prev = op->prev ? va_stack_pop(st) : NULL;
+	struct drm_gpuva *next = op->next ? va_stack_pop(st) : NULL;
+
+	drm_gpuva_remap(prev, next, op);
+	/*
+	 * Link the pieces while @old still holds its vm_bo reference: unlinking
+	 * first could drop the last one and free the vm_bo.
+	 */
+	if (prev && piece_inserted(r, prev, op->prev)) {
+		/* The pieces are still the same kind of mapping (sparse, ...). */
+		prev->flags = old->flags;
+		if (prev->gem.obj && vm_bo)
+			drm_gpuva_link(prev, vm_bo);
+	}
+	if (next && piece_inserted(r, next, op->next)) {
+		next->flags = old->flags;
+		if (next->gem.obj && vm_bo)
+			drm_gpuva_link(next, vm_bo);
+	}
+	if (old->gem.obj && old->vm_bo)
+		drm_gpuva_unlink(old);
+	va_pool_free(&r->vas, old);
+}
+
+static void apply_unmap(struct replay *r, struct drm_gpuva_op_unmap *op)
+{
+	struct drm_gpuva *va = op->va;
+
+	if (va->gem.obj && va->vm_bo)
+		drm_gpuva_unlink(va);
+	drm_gpuva_unmap(op);
 	va_pool_free(&r->vas, va);
 }
 
 /* Print (unless benchmarking), apply and free an ops list. */
 static void run_ops(struct replay *r, struct drm_gpuvm_bo *vm_bo, struct drm_gpuva_ops *ops)
 {
-	const struct gpuvm_apply_ctx ctx = {
-		.flags = GPUVM_APPLY_LOCKED,
-		.va_alloc = on_va_alloc,
-		.va_free = on_va_free,
-		.insert_failed = on_insert_failed,
-		.priv = r,
-	};
+	struct drm_gpuva_op *op;
+	struct va_stack st;
 	int ret;
 
 	if (!r->bench)
 		print_ops(r, ops);
-	ret = gpuvm_apply_ops(r->vm, vm_bo, ops, &ctx);
-	if (ret)
+	ret = alloc_pieces(r, ops, &st);
+	if (ret) {
 		print_error(r, ret);
+		drm_gpuva_ops_free(r->vm, ops);
+		return;
+	}
+	drm_gpuva_for_each_op(op, ops) {
+		switch (op->op) {
+		case DRM_GPUVA_OP_MAP:
+			apply_map(r, vm_bo, &st, &op->map);
+			break;
+		case DRM_GPUVA_OP_REMAP:
+			apply_remap(r, &st, &op->remap);
+			break;
+		case DRM_GPUVA_OP_UNMAP:
+			apply_unmap(r, &op->unmap);
+			break;
+		default:
+			/* PREFETCH and DRIVER ops do not change the VA space. */
+			break;
+		}
+	}
+	/* Exactly as many VAs were allocated as the list consumes. */
+	GPUVM_BUG_ON(st.top != NULL);
 	drm_gpuva_ops_free(r->vm, ops);
 }
 
 static void exec_map(struct replay *r, const struct trace_cmd *c)
 {
 	struct drm_gem_object *obj = c->bo == TRACE_NO_BO ? NULL : r->objs[c->bo];
-	struct drm_gpuvm_map_req req = {
-		.map.va.addr = c->arg[0],
-		.map.va.range = c->arg[1],
-		.map.gem.obj = obj,
-		.map.gem.offset = c->arg[3],
-	};
 	struct drm_gpuvm_bo *vm_bo = NULL;
 	struct drm_gpuva_ops *ops;
 
 	if (obj) {
-		vm_bo = drm_gpuvm_bo_obtain_locked(r->vm, obj);
+		vm_bo = replay_bo_obtain(r->vm, obj);
 		if (IS_ERR_OR_NULL(vm_bo)) {
 			print_error(r, vm_bo ? (int)PTR_ERR(vm_bo) : -ENOMEM);
 			return;
 		}
 		drm_gpuvm_bo_extobj_add(vm_bo);
 	}
-	ops = drm_gpuvm_sm_map_ops_create(r->vm, &req);
+	ops = replay_sm_map_ops_create(r->vm, c->arg[0], c->arg[1], obj, c->arg[3]);
 	if (IS_ERR(ops))
 		print_error(r, (int)PTR_ERR(ops));
 	else
 		run_ops(r, vm_bo, ops);
 	/* A failed map leaves no vm_bo behind: this drops a new one again. */
-	drm_gpuvm_bo_put_locked(vm_bo);
+	if (vm_bo)
+		drm_gpuvm_bo_put(vm_bo);
 }
 
 static void exec_unmap(struct replay *r, const struct trace_cmd *c)
@@ -409,25 +517,25 @@ static void exec_prefetch(struct replay *r, const struct trace_cmd *c)
 
 static void exec_bo_unmap(struct replay *r, const struct trace_cmd *c)
 {
-	struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_find_locked(r->vm, r->objs[c->bo]);
+	struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_find(r->vm, r->objs[c->bo]);
 	struct drm_gpuva_ops *ops;
 
 	if (!vm_bo)
 		return;
-	ops = drm_gpuvm_bo_unmap_ops_create_locked(vm_bo);
+	ops = drm_gpuvm_bo_unmap_ops_create(vm_bo);
 	if (IS_ERR(ops))
 		print_error(r, (int)PTR_ERR(ops));
 	else
 		run_ops(r, vm_bo, ops);
-	drm_gpuvm_bo_put_locked(vm_bo);
+	drm_gpuvm_bo_put(vm_bo);
 }
 
 static bool on_extobj_list(const struct drm_gpuvm *vm, const struct drm_gpuvm_bo *vm_bo)
 {
-	const struct drm_gpuvm_bo *e;
+	const struct list_head *pos;
 
-	list_for_each_entry(e, &vm->extobj.list, struct drm_gpuvm_bo, list.entry.extobj)
-		if (e == vm_bo)
+	list_for_each(pos, &vm->extobj.list)
+		if (list_entry(pos, struct drm_gpuvm_bo, list.entry.extobj) == vm_bo)
 			return true;
 	return false;
 }
@@ -445,7 +553,7 @@ static void exec_dump(struct replay *r)
 		putc('\n', f);
 	}
 	for (size_t i = 0; i < r->nobjs; i++) {
-		struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_find_locked(r->vm, r->objs[i]);
+		struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_find(r->vm, r->objs[i]);
 		unsigned long n = 0;
 
 		if (!vm_bo)
@@ -463,7 +571,7 @@ static void exec_dump(struct replay *r)
 			put_hex(f, va->gem.offset);
 			putc('\n', f);
 		}
-		drm_gpuvm_bo_put_locked(vm_bo);
+		drm_gpuvm_bo_put(vm_bo);
 	}
 	fputs("end\n", f);
 }
@@ -512,7 +620,8 @@ static void teardown(struct replay *r)
 		drm_gpuvm_for_each_va_safe(va, next, r->vm) {
 			if (va == &r->vm->kernel_alloc_node)
 				continue;
-			drm_gpuva_unlink_locked(va);
+			if (va->gem.obj && va->vm_bo)
+				drm_gpuva_unlink(va);
 			drm_gpuva_remove(va);
 			va_pool_free(&r->vas, va);
 		}
@@ -565,7 +674,7 @@ static int run_normal(struct replay *r)
  */
 static int run_bench(struct replay *r)
 {
-	struct trace_cmd *chunk = kmalloc(BENCH_CHUNK * sizeof(*chunk));
+	struct trace_cmd *chunk = replay_kmalloc(BENCH_CHUNK * sizeof(*chunk));
 	enum trace_status st = TRACE_CMD;
 	int ret = 0;
 
@@ -600,9 +709,9 @@ static int run_bench(struct replay *r)
 
 static void usage(FILE *f)
 {
-	fputs("usage: " PROG " [--bench] FILE|-\n"
-	      "Replay a gpuvm trace (format: TRACE.md) through the C core and print\n"
-	      "the canonical result; '-' reads standard input.\n"
+	fputs("usage: " PROG " [--bench] [FILE|-]\n"
+	      "Replay a gpuvm trace (see docs/trace-format.md) through the C core and print\n"
+	      "the canonical result; '-' or no FILE reads standard input.\n"
 	      "  --bench  print only 'ops <n> ns_per_cmd <x>': the execution time per\n"
 	      "           command after the last 'mark' (parsing not timed)\n",
 	      f);
@@ -635,11 +744,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(path, "-")) {
+	if (!path || !strcmp(path, "-")) {
 		in = stdin;
 	} else {
 		in = fopen(path, "r");
@@ -673,6 +778,12 @@ int main(int argc, char **argv)
 		printf("ops %lu ns_per_cmd %.2f\n", r.timed_cmds, ns);
 	}
 
+	/*
+	 * Everything the trace printed is out before the VM is torn down, so a
+	 * backend that crashes there (a kernel bug, docs/kernel-backend.md)
+	 * still shows its output.
+	 */
+	fflush(stdout);
 	teardown(&r);
 	gpuvm_set_warn_hook(NULL, NULL);
 	if (in != stdin)

@@ -59,7 +59,7 @@ static int read_line(struct trace_parser *p, bool *nul)
 	while ((c = getc_unlocked(p->in)) != EOF && c != '\n') {
 		if (len + 1 >= p->cap) {
 			size_t cap = p->cap ? p->cap * 2 : 256;
-			char *buf = krealloc(p->buf, cap);
+			char *buf = krealloc(p->buf, cap, GFP_KERNEL);
 
 			if (!buf)
 				return -ENOMEM;
@@ -75,7 +75,7 @@ static int read_line(struct trace_parser *p, bool *nul)
 	if (c == EOF && len == 0)
 		return 0;
 	if (!p->buf) {
-		p->buf = kmalloc(256);
+		p->buf = kmalloc(256, GFP_KERNEL);
 		if (!p->buf)
 			return -ENOMEM;
 		p->cap = 256;
@@ -205,7 +205,7 @@ static int bo_add(struct trace_parser *p, const char *name, bool ext)
 		return -ENOMEM;
 	if (p->nbos == p->bos_cap) {
 		size_t cap = p->bos_cap ? p->bos_cap * 2 : 8;
-		struct trace_bo *bos = krealloc(p->bos, cap * sizeof(*bos));
+		struct trace_bo *bos = krealloc(p->bos, cap * sizeof(*bos), GFP_KERNEL);
 
 		if (!bos)
 			return -ENOMEM;
@@ -215,7 +215,7 @@ static int bo_add(struct trace_parser *p, const char *name, bool ext)
 	/* Keep the index at most half full so probes stay short. */
 	if (2 * (p->nbos + 1) > p->hash_cap) {
 		size_t cap = p->hash_cap ? p->hash_cap * 2 : 16;
-		u32 *hash = kzalloc(cap * sizeof(*hash));
+		u32 *hash = kzalloc(cap * sizeof(*hash), GFP_KERNEL);
 
 		if (!hash)
 			return -ENOMEM;
@@ -225,7 +225,7 @@ static int bo_add(struct trace_parser *p, const char *name, bool ext)
 		p->hash = hash;
 		p->hash_cap = cap;
 	}
-	copy = kmalloc(len + 1);
+	copy = kmalloc(len + 1, GFP_KERNEL);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, name, len + 1);

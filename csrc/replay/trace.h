@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Trace parser of gpuvm-replay (format: TRACE.md). Reads one command at a
+ * Trace parser of gpuvm-replay (format: docs/trace-format.md). Reads one command at a
  * time, so a caller may execute each command as it comes (normal mode) or
  * gather a chunk first (benchmark mode); only the current line and the table
  * of declared bo names are kept in memory.

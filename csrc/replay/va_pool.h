@@ -17,8 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "drm/drm_gpuvm.h"
-#include "linux/slab.h"
+#include "kapi.h"
 
 #define VA_POOL_LINE 64
 #define VA_POOL_SLOT 128
@@ -80,7 +79,7 @@ static inline struct drm_gpuva *va_pool_alloc(struct va_pool *pool)
 		if (pool->bump == pool->bump_end) {
 			const size_t bytes = VA_POOL_LINE + (size_t)VA_POOL_SLOTS * VA_POOL_SLOT;
 			/* Over-allocate by a line to align by hand: kmalloc gives 16. */
-			void *raw = kmalloc(bytes + VA_POOL_LINE);
+			void *raw = replay_kmalloc(bytes + VA_POOL_LINE);
 			struct va_pool_chunk *chunk;
 
 			if (!raw)
@@ -97,7 +96,7 @@ static inline struct drm_gpuva *va_pool_alloc(struct va_pool *pool)
 		slot = pool->bump;
 		pool->bump += VA_POOL_SLOT;
 	}
-	/* gpuvm_apply_ops() wants zeroed VAs. */
+	/* drm_gpuva_map() wants zeroed VAs. */
 	memset(slot, 0, sizeof(struct drm_gpuva));
 	return slot;
 }

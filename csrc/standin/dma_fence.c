@@ -23,7 +23,7 @@ u64 dma_fence_context_alloc(unsigned int num)
 
 struct dma_fence *dma_fence_create(u64 context, u64 seqno)
 {
-	struct dma_fence *fence = kzalloc(sizeof(*fence));
+	struct dma_fence *fence = kzalloc(sizeof(*fence), GFP_KERNEL);
 	pthread_condattr_t attr;
 
 	if (!fence)

@@ -88,6 +88,13 @@ int dma_resv_reserve_fences(struct dma_resv *obj, unsigned int num_fences)
 
 	dma_resv_assert_held(obj);
 
+	/*
+	 * As in the kernel: asking for no room at all is a miscount in the
+	 * caller (drm_exec_prepare_obj(), drm_gpuvm_sm_map_exec_lock(), ...).
+	 */
+	if (WARN_ON(!num_fences))
+		return -EINVAL;
+
 	/* Like the kernel: capacity for num_fences more, not a running sum. */
 	if (need > obj->max_fences) {
 		if (need > UINT_MAX / 2 || need > SIZE_MAX / sizeof(*fences) / 2)
@@ -98,12 +105,12 @@ int dma_resv_reserve_fences(struct dma_resv *obj, unsigned int num_fences)
 			new_max = obj->max_fences * 2;
 		if (new_max < 4)
 			new_max = 4;
-		fences = krealloc(obj->fences, new_max * sizeof(*fences));
+		fences = krealloc(obj->fences, new_max * sizeof(*fences), GFP_KERNEL);
 		if (!fences)
 			return -ENOMEM;
 		/* From here the fences array is bigger; harmless if usages fails. */
 		obj->fences = fences;
-		usages = krealloc(obj->usages, new_max * sizeof(*usages));
+		usages = krealloc(obj->usages, new_max * sizeof(*usages), GFP_KERNEL);
 		if (!usages)
 			return -ENOMEM;
 		obj->usages = usages;

@@ -25,7 +25,7 @@ void drm_exec_init(struct drm_exec *exec, u32 flags, unsigned int nr)
 		nr = DRM_EXEC_DEFAULT_OBJECTS;
 	exec->flags = flags;
 	/* A failed preallocation is not an error: the array grows on demand. */
-	exec->objects = kmalloc((size_t)nr * sizeof(*exec->objects));
+	exec->objects = kmalloc((size_t)nr * sizeof(*exec->objects), GFP_KERNEL);
 	exec->max_objects = exec->objects ? nr : 0;
 	exec->num_objects = 0;
 	exec->contended = DRM_EXEC_NOT_STARTED;
@@ -96,7 +96,7 @@ static int drm_exec_obj_locked(struct drm_exec *exec, struct drm_gem_object *obj
 
 		if (new_max <= exec->max_objects)
 			return -ENOMEM;
-		objects = krealloc(exec->objects, (size_t)new_max * sizeof(*objects));
+		objects = krealloc(exec->objects, (size_t)new_max * sizeof(*objects), GFP_KERNEL);
 		if (!objects)
 			return -ENOMEM;
 		exec->objects = objects;

@@ -10,7 +10,7 @@
 
 struct drm_device *drm_dev_alloc(const char *name)
 {
-	struct drm_device *dev = kzalloc(sizeof(*dev));
+	struct drm_device *dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 
 	if (!dev)
 		return NULL;
@@ -36,32 +36,39 @@ void drm_dev_put(struct drm_device *dev)
 }
 
 /*
- * funcs and priv are left alone: like kernel drivers, a caller may set
- * obj->funcs before initialising an object embedded in its own storage.
+ * funcs, resv and priv are left alone: like kernel drivers, a caller may set
+ * obj->funcs (and obj->resv, to share another object's) before initialising an
+ * object embedded in its own (zeroed) storage. No device reference is taken,
+ * as in the kernel: the device must outlive its objects.
  */
 void drm_gem_private_object_init(struct drm_device *dev, struct drm_gem_object *obj,
 				 size_t size)
 {
-	kref_init(&obj->refcount);
-	if (dev)
-		drm_dev_get(dev);
 	obj->dev = dev;
+	kref_init(&obj->refcount);
 	obj->size = size;
-	dma_resv_init(&obj->_resv);
-	obj->resv = &obj->_resv;
-	obj->resv_obj = NULL;
-	drm_gem_gpuva_init(obj);
 	mutex_init(&obj->gpuva.lock);
+	dma_resv_init(&obj->_resv);
+	/* As in the kernel: a resv the caller set before init is kept. */
+	if (!obj->resv)
+		obj->resv = &obj->_resv;
+	drm_gem_gpuva_init(obj);
+}
+
+void drm_gem_private_object_fini(struct drm_gem_object *obj)
+{
+	dma_resv_fini(&obj->_resv);
+	mutex_destroy(&obj->gpuva.lock);
 }
 
 void drm_gem_object_init_shared_resv(struct drm_device *dev, struct drm_gem_object *obj,
 				     size_t size, struct drm_gem_object *resv_obj)
 {
-	drm_gem_private_object_init(dev, obj, size);
 	/* The reference keeps the sharer, hence the resv we point into, alive. */
 	drm_gem_object_get(resv_obj);
 	obj->resv_obj = resv_obj;
 	obj->resv = resv_obj->resv;
+	drm_gem_private_object_init(dev, obj, size);
 }
 
 void drm_gem_object_release(struct drm_gem_object *obj)
@@ -71,10 +78,13 @@ void drm_gem_object_release(struct drm_gem_object *obj)
 	obj->resv_obj = NULL;
 	obj->resv = &obj->_resv;
 	drm_gem_object_put(resv_obj);
-	mutex_destroy(&obj->gpuva.lock);
-	dma_resv_fini(&obj->_resv);
-	drm_dev_put(obj->dev);
-	obj->dev = NULL;
+	drm_gem_private_object_fini(obj);
+}
+
+int drm_gem_object_init(struct drm_device *dev, struct drm_gem_object *obj, size_t size)
+{
+	drm_gem_private_object_init(dev, obj, size);
+	return 0;
 }
 
 static void drm_gem_object_default_free(struct drm_gem_object *obj)
@@ -90,7 +100,7 @@ static const struct drm_gem_object_funcs drm_gem_object_default_funcs = {
 struct drm_gem_object *drm_gem_object_create(struct drm_device *dev, size_t size,
 					     struct drm_gem_object *resv_obj)
 {
-	struct drm_gem_object *obj = kzalloc(sizeof(*obj));
+	struct drm_gem_object *obj = kzalloc(sizeof(*obj), GFP_KERNEL);
 
 	if (!obj)
 		return NULL;

@@ -20,11 +20,11 @@ static bool test_counters(void)
 	void *m;
 	size_t i;
 
-	z = kzalloc(64);
+	z = kzalloc(64, GFP_KERNEL);
 	ASSERT_NONNULL(z);
 	for (i = 0; i < 64; i++)
 		ASSERT_EQ(z[i], 0);
-	m = kmalloc(32);
+	m = kmalloc(32, GFP_KERNEL);
 	ASSERT_NONNULL(m);
 	ASSERT_EQ(gpuvm_alloc_count(), count0 + 2);
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 2);
@@ -41,7 +41,7 @@ static bool test_counters(void)
 static bool test_zero_size(void)
 {
 	long live0 = gpuvm_alloc_live();
-	void *p = kmalloc(0);
+	void *p = kmalloc(0, GFP_KERNEL);
 
 	/* A zero-byte request is not an out-of-memory condition. */
 	ASSERT_NONNULL(p);
@@ -59,24 +59,24 @@ static bool test_fail_nth(void)
 
 	/* 1 = the very next allocation. */
 	gpuvm_alloc_fail_nth(1);
-	ASSERT_NULL(kzalloc(8));
+	ASSERT_NULL(kzalloc(8, GFP_KERNEL));
 	ASSERT_EQ(gpuvm_alloc_failures(), fail0 + 1);
 	ASSERT_EQ(gpuvm_alloc_live(), live0);
 	/* Failed attempts are still counted. */
 	ASSERT_EQ(gpuvm_alloc_count(), count0 + 1);
 
 	/* One-shot: the trigger disarms after firing. */
-	a = kmalloc(8);
+	a = kmalloc(8, GFP_KERNEL);
 	ASSERT_NONNULL(a);
 
 	/* 3 = two succeed, the third fails, the fourth succeeds. */
 	gpuvm_alloc_fail_nth(3);
-	b = kmalloc(8);
-	c = kzalloc(8);
+	b = kmalloc(8, GFP_KERNEL);
+	c = kzalloc(8, GFP_KERNEL);
 	ASSERT_NONNULL(b);
 	ASSERT_NONNULL(c);
-	ASSERT_NULL(kmalloc(8));
-	d = kmalloc(8);
+	ASSERT_NULL(kmalloc(8, GFP_KERNEL));
+	d = kmalloc(8, GFP_KERNEL);
 	ASSERT_NONNULL(d);
 	ASSERT_EQ(gpuvm_alloc_failures(), fail0 + 2);
 
@@ -96,10 +96,10 @@ static bool test_fail_nth_disarm(void)
 
 	gpuvm_alloc_fail_nth(2);
 	gpuvm_alloc_fail_nth(0);
-	p = kmalloc(1);
+	p = kmalloc(1, GFP_KERNEL);
 	ASSERT_NONNULL(p);
 	kfree(p);
-	p = kmalloc(1);
+	p = kmalloc(1, GFP_KERNEL);
 	ASSERT_NONNULL(p);
 	kfree(p);
 	ASSERT_EQ(gpuvm_alloc_failures(), fail0);
@@ -114,14 +114,14 @@ static bool test_krealloc(void)
 	char *p, *q;
 
 	/* krealloc(NULL) is an allocation like any other. */
-	p = krealloc(NULL, 4);
+	p = krealloc(NULL, 4, GFP_KERNEL);
 	ASSERT_NONNULL(p);
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 1);
 	ASSERT_EQ(gpuvm_alloc_count(), count0 + 1);
 	memcpy(p, "abc", 4);
 
 	/* Growing keeps the contents and the live count. */
-	q = krealloc(p, 4096);
+	q = krealloc(p, 4096, GFP_KERNEL);
 	ASSERT_NONNULL(q);
 	p = q;
 	ASSERT_EQ(strcmp(p, "abc"), 0);
@@ -130,14 +130,14 @@ static bool test_krealloc(void)
 
 	/* A failed resize returns NULL and leaves the old block intact. */
 	gpuvm_alloc_fail_nth(1);
-	q = krealloc(p, 1 << 20);
+	q = krealloc(p, 1 << 20, GFP_KERNEL);
 	ASSERT_NULL(q);
 	ASSERT_EQ(strcmp(p, "abc"), 0);
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 1);
 
 	/* krealloc(NULL) can be made to fail too. */
 	gpuvm_alloc_fail_nth(1);
-	ASSERT_NULL(krealloc(NULL, 16));
+	ASSERT_NULL(krealloc(NULL, 16, GFP_KERNEL));
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 1);
 
 	kfree(p);
@@ -158,7 +158,7 @@ static void *alloc_thread(void *data)
 	unsigned int i;
 
 	for (i = 0; i < FAIL_ALLOCS; i++) {
-		void *p = kmalloc(16);
+		void *p = kmalloc(16, GFP_KERNEL);
 
 		if (!p)
 			arg->nulls++;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reference driver tests (csrc/driver/apply.c): the TRACE.md examples replayed by
+ * Reference driver tests (csrc/driver/apply.c): the docs/trace-format.md examples replayed by
  * hand (ops printed in the trace format, applied with gpuvm_apply_ops, the
  * final layout and vm_bo link orders dumped) and compared with the golden
  * outputs; the internally locking and immediate-mode paths; the callbacks;
@@ -90,7 +90,7 @@ static unsigned long long ull(u64 v)
 	return (unsigned long long)v;
 }
 
-/* All resvs are held around every command, as TRACE.md prescribes. */
+/* All resvs are held around every command, as docs/trace-format.md prescribes. */
 static void lock_all(struct afx *fx)
 {
 	GPUVM_BUG_ON(dma_resv_lock(drm_gpuvm_resv(&fx->vm), NULL) != 0);
@@ -302,7 +302,7 @@ static bool on_extobj_list(struct afx *fx, struct drm_gpuvm_bo *vm_bo)
 {
 	struct drm_gpuvm_bo *e;
 
-	list_for_each_entry(e, &fx->vm.extobj.list, struct drm_gpuvm_bo, list.entry.extobj) {
+	list_for_each_entry(e, &fx->vm.extobj.list, list.entry.extobj) {
 		if (e == vm_bo)
 			return true;
 	}
@@ -346,7 +346,7 @@ static bool out_is(struct afx *fx, const char *expected)
 	return false;
 }
 
-/* ----------------------------------------------------- TRACE.md examples */
+/* ----------------------------------------------------- docs/trace-format.md examples */
 
 /*
  * traces/example1: split, keep, replace without merging.
@@ -797,7 +797,7 @@ static struct drm_gpuva *counting_va_alloc(void *priv)
 	struct afx *fx = priv;
 
 	fx->va_allocs++;
-	return kzalloc(sizeof(struct drm_gpuva));
+	return kzalloc(sizeof(struct drm_gpuva), GFP_KERNEL);
 }
 
 static void counting_va_free(struct drm_gpuva *va, void *priv)

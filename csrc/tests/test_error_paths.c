@@ -63,13 +63,13 @@ static unsigned long warns(void)
 static bool test_zero_size_allocations(void)
 {
 	long live0 = gpuvm_alloc_live();
-	void *z = kzalloc(0);
+	void *z = kzalloc(0, GFP_KERNEL);
 	void *r;
 
 	/* A zero-sized request is not an allocation failure. */
 	ASSERT_NONNULL(z);
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 1);
-	r = krealloc(z, 0);
+	r = krealloc(z, 0, GFP_KERNEL);
 	ASSERT_NONNULL(r);
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 1);
 	kfree(r);
@@ -81,14 +81,14 @@ static bool test_real_allocation_failure(void)
 {
 	long live0 = gpuvm_alloc_live();
 	unsigned long failures0 = gpuvm_alloc_failures();
-	char *p = kmalloc(16);
+	char *p = kmalloc(16, GFP_KERNEL);
 
 	ASSERT_NONNULL(p);
 	memset(p, 0x5a, 16);
 	/* The C library refuses; nothing is counted as live or as injected. */
-	ASSERT_NULL(kmalloc(SIZE_MAX));
-	ASSERT_NULL(kzalloc(SIZE_MAX));
-	ASSERT_NULL(krealloc(p, SIZE_MAX));
+	ASSERT_NULL(kmalloc(SIZE_MAX, GFP_KERNEL));
+	ASSERT_NULL(kzalloc(SIZE_MAX, GFP_KERNEL));
+	ASSERT_NULL(krealloc(p, SIZE_MAX, GFP_KERNEL));
 	ASSERT_EQ(gpuvm_alloc_live(), live0 + 1);
 	ASSERT_EQ(gpuvm_alloc_failures(), failures0);
 	/* A failed resize leaves the block as it was. */
@@ -233,9 +233,12 @@ static bool test_resv_misuse_and_limits(void)
 	ASSERT_EQ(dma_resv_reserve_fences(&resv, UINT_MAX / 2 + 1), -ENOMEM);
 	ASSERT_EQ(resv.max_fences, max);
 
+	/* Zero slots is a caller's miscount: WARN and -EINVAL, as in the kernel. */
+	ASSERT_EQ(dma_resv_reserve_fences(&resv, 0), -EINVAL);
+	ASSERT_EQ(resv.max_fences, max);
 	ASSERT_EQ(dma_resv_reserve_fences(&resv, 2), 0);
 	dma_resv_add_fence(&resv, NULL, DMA_RESV_USAGE_WRITE);
-	ASSERT_EQ(warns(), w0 + 2);
+	ASSERT_EQ(warns(), w0 + 3);
 	ASSERT_EQ(resv.num_fences, 0);
 	/* One timeline in two usages: two slots (only the same usage replaces). */
 	a = dma_fence_create(ctx, 1);
@@ -246,7 +249,7 @@ static bool test_resv_misuse_and_limits(void)
 	ASSERT_EQ(resv.num_fences, 2);
 	dma_resv_unlock(&resv);
 	ASSERT_EQ(dma_resv_wait_timeout(&resv, DMA_RESV_USAGE_BOOKKEEP, false, -5), -EINVAL);
-	ASSERT_EQ(warns(), w0 + 3);
+	ASSERT_EQ(warns(), w0 + 4);
 
 	/* Waiting without a timeout: each fence in turn, the budget untouched. */
 	s.fence[0] = a;
@@ -259,7 +262,7 @@ static bool test_resv_misuse_and_limits(void)
 	dma_fence_put(a);
 	dma_fence_put(b);
 	dma_resv_fini(&resv);
-	ASSERT_EQ(warns(), w0 + 3);
+	ASSERT_EQ(warns(), w0 + 4);
 	ASSERT_EQ(gpuvm_alloc_live(), live0);
 	return true;
 }
@@ -517,8 +520,9 @@ static bool test_gem_funcs_without_free(void)
 	ASSERT_NONNULL(drm);
 	drm_gem_private_object_init(drm, &bo.base, 0x1000);
 	bo.base.funcs = &no_free;
-	ASSERT_EQ(kref_read(&drm->ref), 2);
-	/* Embedded memory: the last put only releases (drops the device ref). */
+	/* As in the kernel, init takes no device reference. */
+	ASSERT_EQ(kref_read(&drm->ref), 1);
+	/* Embedded memory: the last put only releases. */
 	drm_gem_object_put(&bo.base);
 	ASSERT_EQ(kref_read(&drm->ref), 1);
 	drm_dev_put(drm);
@@ -741,6 +745,8 @@ static bool test_exec_lock_array_backs_off(void)
 
 	ASSERT_TRUE(vm && c);
 	vm_exec.vm = vm;
+	/* The array objects' fences are reserved: zero would be -EINVAL. */
+	vm_exec.num_fences = 1;
 	ASSERT_TRUE(older_start(&o, c));
 	ASSERT_EQ(drm_gpuvm_exec_lock_array(&vm_exec, &c, 1), 0);
 	ASSERT_EQ(older_join(&o), 2);
@@ -948,7 +954,7 @@ static bool test_link_unlink_degenerate_vas(void)
 		ASSERT_EQ(vm_bo_refs(vm_bo), 1);
 
 		/* A GEM but never linked, list node never initialised (kzalloc). */
-		raw = kzalloc(sizeof(*raw));
+		raw = kzalloc(sizeof(*raw), GFP_KERNEL);
 		ASSERT_NONNULL(raw);
 		raw->gem.obj = a;
 		drm_gpuva_unlink_locked(raw);
@@ -1097,7 +1103,7 @@ static atomic_uint op_allocs, op_frees;
 
 static struct drm_gpuva_op *drv_op_alloc(void)
 {
-	struct drm_gpuva_op *op = kzalloc(sizeof(*op));
+	struct drm_gpuva_op *op = kzalloc(sizeof(*op), GFP_KERNEL);
 
 	if (op)
 		atomic_fetch_add(&op_allocs, 1);
@@ -1259,7 +1265,7 @@ static size_t snapshot(struct drm_gpuvm *vm, u64 *out, size_t max)
 /*
  * Fail the n-th allocation of one builder for n = 1, 2, ... until it
  * succeeds: every failure is ERR_PTR(-ENOMEM), leaks nothing, and leaves the
- * tree and the vm_bo as they were (§3.7; the kernel leaks in one case, §8.11).
+ * tree and the vm_bo as they were (the kernel leaks in one case).
  */
 static bool fail_every_allocation(const struct drm_gpuvm_ops *ops, enum builder which,
 				  size_t want_ops)
@@ -1364,7 +1370,7 @@ static const struct drm_gpuvm_ops cb_ops = {
 };
 
 /*
- * A driver callback error at any step of any cell of §4.2/§4.3 stops the
+ * A driver callback error at any step of any cell of the sm_map/sm_unmap tables stops the
  * walk there and is returned as is; the callbacks here record only, so the
  * tree is unchanged.
  *
@@ -1547,7 +1553,7 @@ static bool test_apply_pieces_that_do_not_fit(void)
 	ASSERT_FALSE(IS_ERR_OR_NULL(vm_bo));
 	n = va_insert(vm, 0x3000, 0x1000, NULL, 0);
 	m = va_insert(vm, 0x7000, 0x1000, NULL, 0);
-	va = kzalloc(sizeof(*va)); /* apply frees what it removes with kfree */
+	va = kzalloc(sizeof(*va), GFP_KERNEL); /* apply frees what it removes with kfree */
 	ASSERT_TRUE(n && m && va);
 	drm_gpuva_init_lists(va);
 	va->va.addr = 0x4000;

@@ -85,9 +85,18 @@ static bool test_lock_all(void)
 		ASSERT_TRUE(dma_resv_held(obj->resv));
 		ASSERT_EQ(kref_read(&obj->refcount), 2); /* the exec's reference */
 	}
-	index = 3;
+	i = 3;
 	drm_exec_for_each_locked_object_reverse(&exec, index, obj)
-		ASSERT_TRUE(obj == objs[index - 1]);
+		ASSERT_TRUE(obj == objs[index] && index == --i);
+	ASSERT_EQ(i, 0);
+	/* The current kernel's two-argument forms. */
+	i = 0;
+	drm_exec_for_each_locked_object(&exec, obj)
+		ASSERT_TRUE(obj == objs[i++]);
+	ASSERT_EQ(i, 3);
+	drm_exec_for_each_locked_object_reverse(&exec, obj)
+		ASSERT_TRUE(obj == objs[--i]);
+	ASSERT_EQ(i, 0);
 
 	drm_exec_fini(&exec);
 	ASSERT_TRUE(none_locked(objs, 3));

@@ -44,7 +44,7 @@ static bool test_create_put(void)
 	ASSERT_NONNULL(obj);
 	ASSERT_EQ(obj->size, 4096);
 	ASSERT_TRUE(obj->dev == dev);
-	ASSERT_EQ(kref_read(&dev->ref), 2); /* the object holds the device */
+	ASSERT_EQ(kref_read(&dev->ref), 1); /* as in the kernel: no device reference */
 	ASSERT_TRUE(obj->resv == &obj->_resv);
 	ASSERT_NULL(obj->resv_obj);
 	ASSERT_TRUE(list_empty(&obj->gpuva.list));
@@ -94,7 +94,7 @@ static const struct drm_gem_object_funcs my_bo_funcs = { .free = my_bo_free };
 static bool test_free_callback(void)
 {
 	long live0 = gpuvm_alloc_live();
-	struct my_bo *bo = kzalloc(sizeof(*bo));
+	struct my_bo *bo = kzalloc(sizeof(*bo), GFP_KERNEL);
 	int freed = 0;
 
 	ASSERT_NONNULL(bo);
@@ -123,11 +123,12 @@ static bool test_embedded_no_funcs(void)
 	ASSERT_NONNULL(dev);
 	memset(&obj, 0, sizeof(obj));
 	drm_gem_private_object_init(dev, &obj, 16);
-	ASSERT_EQ(kref_read(&dev->ref), 2);
-	drm_gem_object_put(&obj);
-	/* Released: the device reference is gone, the storage is ours. */
+	/* As in the kernel, the object does not hold a device reference. */
 	ASSERT_EQ(kref_read(&dev->ref), 1);
-	ASSERT_NULL(obj.dev);
+	ASSERT_TRUE(obj.dev == dev);
+	drm_gem_object_put(&obj);
+	/* Released; the storage is ours. */
+	ASSERT_EQ(kref_read(&dev->ref), 1);
 	drm_dev_put(dev);
 	ASSERT_EQ(gpuvm_alloc_live(), live0);
 	return true;

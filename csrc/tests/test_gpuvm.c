@@ -68,7 +68,7 @@ static struct drm_gpuvm *vm_create_ops(struct drm_device *drm, const char *name,
 				       u64 range, u64 roff, u64 rrange,
 				       const struct drm_gpuvm_ops *ops)
 {
-	struct drm_gpuvm *vm = kzalloc(sizeof(*vm));
+	struct drm_gpuvm *vm = kzalloc(sizeof(*vm), GFP_KERNEL);
 	struct drm_gem_object *r_obj = drm_gpuvm_resv_object_alloc(drm);
 
 	if (!vm || !r_obj) {
@@ -89,7 +89,7 @@ static struct drm_gpuvm *vm_create(u64 start, u64 range, u64 roff, u64 rrange)
 
 static struct drm_gpuva *va_new(u64 addr, u64 range)
 {
-	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	struct drm_gpuva *va = kzalloc(sizeof(*va), GFP_KERNEL);
 
 	if (va) {
 		drm_gpuva_init_lists(va);
@@ -165,7 +165,7 @@ static bool test_init_and_last_put(void)
 	ASSERT_EQ(strcmp(vm->name, "unknown"), 0);
 	ASSERT_EQ(vm->flags, 0);
 	ASSERT_TRUE(vm->drm == drm);
-	ASSERT_EQ(kref_read(&drm->ref), 3); /* ours, the VM's, the resv object's */
+	ASSERT_EQ(kref_read(&drm->ref), 2); /* ours, the VM's (GEM objects hold none) */
 	ASSERT_EQ(kref_read(&vm->r_obj->refcount), 1); /* only the VM's */
 	ASSERT_EQ(vm->r_obj->size, 0);
 	ASSERT_EQ(vm->mm_start, P(1));
@@ -500,7 +500,7 @@ static bool test_insert_errors(void)
 }
 
 /*
- * Zero-range VAs (TRACE.md): a zero-range VA at a is the interval [a, a-1].
+ * Zero-range VAs (docs/trace-format.md): a zero-range VA at a is the interval [a, a-1].
  * Window [0, 0x10):
  *
  *	 0    1    2    3    4    5    6
@@ -1367,7 +1367,7 @@ static bool test_teardown_warns(void)
 static bool test_init_without_resv_object(void)
 {
 	const long live0 = gpuvm_alloc_live();
-	struct drm_gpuvm *vm = kzalloc(sizeof(*vm));
+	struct drm_gpuvm *vm = kzalloc(sizeof(*vm), GFP_KERNEL);
 	unsigned long warn0 = gpuvm_warn_count();
 	unsigned int seen0 = warn_seen;
 	struct drm_gpuva *va;

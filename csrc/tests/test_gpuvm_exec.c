@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The gpuvm exec helpers (kernel reference §3.8, §4.4, §5.2, §5.3): locking
+ * The gpuvm exec helpers: locking
  * a VM's resvs through drm_exec, validate in both list modes, fences, and the
  * split/merge lock walks.
  *

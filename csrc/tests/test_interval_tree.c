@@ -349,7 +349,7 @@ static bool test_random_vs_model(void)
 	unsigned int queries = 0, hits = 0;
 
 	memset(&m, 0, sizeof(m));
-	m.va = kzalloc(POOL * sizeof(*m.va));
+	m.va = kzalloc(POOL * sizeof(*m.va), GFP_KERNEL);
 	ASSERT_NONNULL(m.va);
 	rng_state = test_seed;
 
@@ -393,7 +393,7 @@ static bool test_random_vs_model(void)
 			queries++;
 			hits += want != NULL;
 			if (got != want) {
-				fprintf(stderr, "op %u: query [0x%" PRIx64 ", 0x%" PRIx64
+				fprintf(stderr, "op %u: query [0x%llx, 0x%llx"
 					"] got %p want %p\n", op, start, last, (void *)got,
 					(void *)want);
 				ASSERT_TRUE(got == want);
@@ -469,7 +469,7 @@ static bool test_checked_insert_and_replace_vs_model(void)
 	struct model m;
 
 	memset(&m, 0, sizeof(m));
-	m.va = kzalloc(POOL * sizeof(*m.va));
+	m.va = kzalloc(POOL * sizeof(*m.va), GFP_KERNEL);
 	ASSERT_NONNULL(m.va);
 	rng_state = test_seed ^ 0xc4ec;
 
@@ -572,8 +572,8 @@ static bool test_large(void)
 	const long live0 = gpuvm_alloc_live();
 	const size_t n = 100000;
 	struct rb_root_cached root = RB_ROOT_CACHED;
-	struct drm_gpuva *va = kzalloc(n * sizeof(*va));
-	size_t *perm = kzalloc(n * sizeof(*perm));
+	struct drm_gpuva *va = kzalloc(n * sizeof(*va), GFP_KERNEL);
+	size_t *perm = kzalloc(n * sizeof(*perm), GFP_KERNEL);
 	size_t count;
 
 	ASSERT_NONNULL(va);
@@ -686,7 +686,7 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		test_seed = strtoull(argv[1], NULL, 0);
-	printf("# seed %" PRIu64 "\n", test_seed);
+	printf("# seed %llu\n", test_seed);
 
 	RUN(test_empty);
 	RUN(test_three_intervals);

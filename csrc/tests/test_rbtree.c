@@ -89,7 +89,7 @@ static bool test_random(void)
 {
 	const long live0 = gpuvm_alloc_live();
 	struct rb_root_cached root = RB_ROOT_CACHED;
-	struct item *items = kzalloc(NITEMS * sizeof(*items));
+	struct item *items = kzalloc(NITEMS * sizeof(*items), GFP_KERNEL);
 	unsigned int count[KEYS] = { 0 };
 	size_t live = 0, n;
 

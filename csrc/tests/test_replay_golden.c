@@ -45,13 +45,13 @@ static bool read_fd(int fd, struct buf *b)
 	ssize_t n;
 
 	b->len = 0;
-	b->data = kmalloc(cap);
+	b->data = kmalloc(cap, GFP_KERNEL);
 	if (!b->data || lseek(fd, 0, SEEK_SET) < 0)
 		return false;
 	while ((n = read(fd, b->data + b->len, cap - b->len)) > 0) {
 		b->len += (size_t)n;
 		if (b->len == cap) {
-			char *bigger = krealloc(b->data, cap * 2);
+			char *bigger = krealloc(b->data, cap * 2, GFP_KERNEL);
 
 			if (!bigger)
 				return false;

@@ -26,7 +26,6 @@
 #define N 0x100000ull
 #define M 0x800000ull
 #define AT(k) (0x40000ull + (u64)(k) * P)
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define MAX_RECS 64
 #define MAX_SNAP 128
@@ -125,7 +124,7 @@ static size_t ops_to_recs(struct drm_gpuva_ops *ops, struct rec *out, size_t max
 
 static struct drm_gpuva *new_va(void)
 {
-	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	struct drm_gpuva *va = kzalloc(sizeof(*va), GFP_KERNEL);
 
 	if (va)
 		drm_gpuva_init_lists(va);
@@ -214,7 +213,7 @@ struct drv_op {
 
 static struct drm_gpuva_op *drv_op_alloc(void)
 {
-	struct drv_op *d = kzalloc(sizeof(*d));
+	struct drv_op *d = kzalloc(sizeof(*d), GFP_KERNEL);
 
 	if (!d)
 		return NULL;
@@ -1111,7 +1110,7 @@ static bool test_doc_case_15(void)
 	return fx_fini(&fx);
 }
 
-/* ------------------------------------------------- the §4.2 case table */
+/* -------------------------------------------------- the sm_map case table */
 
 /*
  * One row per (position, end) pair. In page units: the existing VA [a, a+r)
@@ -1871,7 +1870,7 @@ static bool test_missing_callbacks(void)
 /* ------------------------------------------------------ zero-sized requests */
 
 /*
- * The kernel accepts zero-sized requests (TRACE.md "Zero-sized gpuvas"):
+ * The kernel accepts zero-sized requests (docs/trace-format.md "Zero-sized gpuvas"):
  *
  *	     1     2     3     4     5   (x 0x1000)
  *	old: |-----------------------|  (a, offset 0)

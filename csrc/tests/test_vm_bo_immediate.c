@@ -4,7 +4,7 @@
  * by its gpuva.lock mutex, vm_bos are obtained from a preallocation, and the
  * last reference dropped in the fence-signalling path turns a vm_bo into a
  * zombie queued on the VM's bo_defer list until drm_gpuvm_bo_deferred_cleanup()
- * (kernel reference §3.4, §5.5).
+ *.
  *
  * Every scenario runs with both extobj/evict list protections: the internal
  * spinlocks (zombies leave the lists at once) and DRM_GPUVM_RESV_PROTECTED

@@ -106,7 +106,7 @@ static const struct drm_gpuvm_ops fixture_vm_ops = {
 static inline struct drm_gpuvm *vm_new_ops(struct drm_device *drm, enum drm_gpuvm_flags flags,
 					   const struct drm_gpuvm_ops *ops)
 {
-	struct drm_gpuvm *gpuvm = kzalloc(sizeof(*gpuvm));
+	struct drm_gpuvm *gpuvm = kzalloc(sizeof(*gpuvm), GFP_KERNEL);
 	struct drm_gem_object *r_obj;
 
 	if (!gpuvm)
@@ -173,7 +173,7 @@ static inline unsigned int gem_refs(struct drm_gem_object *obj)
 static inline struct drm_gpuva *va_new(u64 addr, u64 range, struct drm_gem_object *obj,
 				       u64 offset)
 {
-	struct drm_gpuva *va = kzalloc(sizeof(*va));
+	struct drm_gpuva *va = kzalloc(sizeof(*va), GFP_KERNEL);
 
 	if (!va)
 		return NULL;

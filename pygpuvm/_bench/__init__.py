@@ -1,7 +1,7 @@
 """The standard benchmarks, shipped with the package so that ``pygpuvm bench``
 works from an installed wheel, without a source checkout.
 
-* :mod:`.gen_trace`: the seeded workload generator (TRACE.md traces);
+* :mod:`.gen_trace`: the seeded workload generator (docs/trace-format.md traces);
 * :mod:`.run`: the runner (``gpuvm-replay --bench`` timings, memory per
   mapping, the Python-level table) behind ``pygpuvm bench`` and
   ``python benchmarks/run.py``;

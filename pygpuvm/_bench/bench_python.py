@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import random
 from array import array
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -44,13 +46,15 @@ N_BATCH = 1_000 if TINY else 100_000
 N_BATCH_CMDS = 2_000 if TINY else 20_000 if QUICK else 100_000
 BATCH_ROUNDS = 1 if TINY else 3 if QUICK else 5
 
+Populated = tuple[pygpuvm.VM, list[pygpuvm.GemObject]]
+
 BASE = 1 << 32
 SLOT = 128 << 10
 SIZE = 64 << 10
 PAGE = 4096
 
 
-def _populate(n: int):
+def _populate(n: int) -> tuple[pygpuvm.VM, list[pygpuvm.GemObject]]:
     vm = pygpuvm.VM(start=0, range=1 << 48, reserve=(0, BASE), name="bench")
     bos = [pygpuvm.GemObject(size=1 << 32, name=f"b{i}") for i in range(4)]
     for i in range(n):
@@ -60,14 +64,14 @@ def _populate(n: int):
 
 
 @pytest.fixture(scope="module")
-def populated():
+def populated() -> Iterator[tuple[pygpuvm.VM, list[pygpuvm.GemObject]]]:
     vm, bos = _populate(N)
     yield vm, bos
     vm.close()
 
 
 @pytest.fixture(scope="module")
-def populated_iter(populated):
+def populated_iter(populated: Populated) -> Iterator[Populated]:
     if N_ITER == N:
         yield populated
         return
@@ -80,13 +84,13 @@ def _hole(rng: random.Random) -> int:
     return BASE + rng.randrange(N) * SLOT + SIZE
 
 
-def test_map_single(benchmark, populated):
+def test_map_single(benchmark: Any, populated: Populated) -> None:
     """vm.map of one page into a hole (1 op: map), N live mappings."""
     vm, bos = populated
     rng = random.Random(1)
-    last = []
+    last: list[int] = []
 
-    def setup():
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         if last:
             vm.unmap(last.pop(), PAGE)
         a = _hole(rng)
@@ -100,12 +104,12 @@ def test_map_single(benchmark, populated):
     assert len(vm) == N
 
 
-def test_unmap_single(benchmark, populated):
+def test_unmap_single(benchmark: Any, populated: Populated) -> None:
     """vm.unmap of one mapped page (1 op: unmap), N live mappings."""
     vm, bos = populated
     rng = random.Random(2)
 
-    def setup():
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         a = _hole(rng)
         vm.map(a, PAGE, bos[1], 0)
         return (a, PAGE), {}
@@ -116,7 +120,7 @@ def test_unmap_single(benchmark, populated):
     assert len(vm) == N
 
 
-def test_sm_map_ops_create(benchmark, populated):
+def test_sm_map_ops_create(benchmark: Any, populated: Populated) -> None:
     """vm.sm_map splitting one mapping (remap + map), not applied."""
     vm, bos = populated
     a = BASE + (N // 2) * SLOT + 4 * PAGE
@@ -126,7 +130,7 @@ def test_sm_map_ops_create(benchmark, populated):
     assert len(vm) == N
 
 
-def test_find(benchmark, populated):
+def test_find(benchmark: Any, populated: Populated) -> None:
     """vm.find of an existing mapping (exact match)."""
     vm, _ = populated
     a = BASE + (N // 3) * SLOT
@@ -135,11 +139,11 @@ def test_find(benchmark, populated):
     assert va is not None and (va.addr, va.range) == (a, SIZE)
 
 
-def test_iterate(benchmark, populated_iter):
+def test_iterate(benchmark: Any, populated_iter: Populated) -> None:
     """Iterate over every VA of the VM (N_ITER of them)."""
     vm, _ = populated_iter
 
-    def walk():
+    def walk() -> int:
         n = 0
         for va in vm:
             n += 1
@@ -149,7 +153,7 @@ def test_iterate(benchmark, populated_iter):
     assert benchmark(walk) == N_ITER
 
 
-def _trace_batches(text: str) -> tuple[array, array]:
+def _trace_batches(text: str) -> tuple[array[int], array[int]]:
     """The population and measured phase of a gen_trace trace as run_batch words
     (objects A, B, X, Y are indices 1..4, in the trace's bo order)."""
     index = {"-": 0}
@@ -174,19 +178,19 @@ def _trace_batches(text: str) -> tuple[array, array]:
 
 
 @pytest.fixture(scope="module")
-def steady_trace():
+def steady_trace() -> tuple[array[int], array[int], Any]:
     text, stats = gen_trace.trace_text("steady", N_BATCH, N_BATCH_CMDS, seed=1)
     population, steady = _trace_batches(text)
     return population, steady, stats
 
 
-def test_batch(benchmark, steady_trace):
+def test_batch(benchmark: Any, steady_trace: tuple[array[int], array[int], Any]) -> None:
     """vm.run_batch of gpuvm-replay's steady workload (same trace, same live count):
     one cffi crossing for the whole measured phase; per item = per command."""
     population, steady, stats = steady_trace
-    vms = []
+    vms: list[pygpuvm.VM] = []
 
-    def setup():
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         while vms:
             vms.pop().close()
         # The trace's objects: A and B private (the VM's resv), X and Y external.
@@ -197,7 +201,7 @@ def test_batch(benchmark, steady_trace):
         vms.append(vm)
         return (vm, pygpuvm.Batch.from_buffer(steady, objs)), {}
 
-    def run(vm, batch):
+    def run(vm: pygpuvm.VM, batch: pygpuvm.Batch) -> pygpuvm.BatchResult:
         return vm.run_batch(batch)
 
     benchmark.extra_info.update(items=stats.commands, live=N_BATCH, replay_steady_live=N_BATCH,
@@ -212,7 +216,7 @@ def test_batch(benchmark, steady_trace):
 
 
 @pytest.fixture(scope="module")
-def queries():
+def queries() -> list[tuple[int, int]]:
     rng = random.Random(3)
     out = []
     for _ in range(N_QUERIES):
@@ -222,13 +226,13 @@ def queries():
 
 
 @pytest.fixture(scope="module")
-def itree(populated):
+def itree(populated: Populated) -> Any:
     intervaltree = pytest.importorskip("intervaltree")
     vm, _ = populated
     return intervaltree.IntervalTree.from_tuples((va.addr, va.end) for va in vm)
 
 
-def _expected(queries):
+def _expected(queries: list[tuple[int, int]]) -> list[int]:
     # The mappings are regular: count the 64 KiB pieces each query overlaps.
     out = []
     for a, b in queries:
@@ -238,33 +242,111 @@ def _expected(queries):
     return out
 
 
-def test_overlap_pygpuvm(benchmark, populated, queries):
+def test_overlap_pygpuvm(benchmark: Any, populated: Populated,
+                         queries: list[tuple[int, int]]) -> None:
     """vm.vas(start, end) for N_QUERIES random ranges (0..5 hits each)."""
     vm, _ = populated
 
-    def run():
+    def run() -> list[int]:
         return [len(vm.vas(a, b)) for a, b in queries]
 
     benchmark.extra_info.update(items=len(queries), compare="overlap", live=N)
     assert benchmark(run) == _expected(queries)
 
 
-def test_overlap_spans(benchmark, populated, queries):
+def test_overlap_spans(benchmark: Any, populated: Populated,
+                       queries: list[tuple[int, int]]) -> None:
     """vm.spans(start, end): the same queries, Piece snapshots instead of Va wrappers."""
     vm, _ = populated
 
-    def run():
+    def run() -> list[int]:
         return [len(vm.spans(a, b)) for a, b in queries]
 
     benchmark.extra_info.update(items=len(queries), compare="overlap", live=N)
     assert benchmark(run) == _expected(queries)
 
 
-def test_overlap_intervaltree(benchmark, itree, queries):
+def test_overlap_intervaltree(benchmark: Any, itree: Any,
+                              queries: list[tuple[int, int]]) -> None:
     """intervaltree.IntervalTree.overlap on the same intervals and queries."""
 
-    def run():
+    def run() -> list[int]:
         return [len(itree.overlap(a, b)) for a, b in queries]
 
     benchmark.extra_info.update(items=len(queries), compare="overlap", reference=True, live=N)
     assert benchmark(run) == _expected(queries)
+
+
+# ------------------------------------------------------------------ columnar queries (issue 13)
+# vm.table() fills five u64 columns in one C call. Two shapes of query, each
+# against intervaltree on the same data: the same small random ranges as
+# above (0..5 rows each), and "analysis" windows of N_WIDE_ROWS rows each.
+
+N_WIDE = 10 if TINY else 100
+N_WIDE_ROWS = 100 if TINY else 1_000
+
+
+def test_overlap_table(benchmark: Any, populated: Populated, queries: list[tuple[int, int]]) -> None:
+    """vm.table(start, end) for the N_QUERIES small random ranges (0..5 rows each)."""
+    vm, _ = populated
+
+    def run() -> list[int]:
+        return [len(vm.table(a, b)) for a, b in queries]
+
+    benchmark.extra_info.update(items=len(queries), compare="overlap", live=N, target_ratio=50)
+    assert benchmark(run) == _expected(queries)
+
+
+@pytest.fixture(scope="module")
+def wide_queries() -> list[tuple[int, int]]:
+    rng = random.Random(5)
+    out: list[tuple[int, int]] = []
+    for _ in range(N_WIDE):
+        first = rng.randrange(N - N_WIDE_ROWS)
+        a = BASE + first * SLOT
+        out.append((a, a + (N_WIDE_ROWS - 1) * SLOT + 1))
+    return out
+
+
+def test_overlap_table_wide(benchmark: Any, populated: Populated,
+                             wide_queries: list[tuple[int, int]]) -> None:
+    """vm.table(start, end) over windows of N_WIDE_ROWS mappings each, the columns read."""
+    vm, _ = populated
+
+    def run() -> list[tuple[int, int]]:
+        out = []
+        for a, b in wide_queries:
+            t = vm.table(a, b)
+            out.append((len(t), t.addr[-1]))
+        return out
+
+    benchmark.extra_info.update(items=len(wide_queries), compare="overlap_wide", live=N,
+                                target_ratio=50)
+    res = benchmark(run)
+    assert res == [(N_WIDE_ROWS, a + (N_WIDE_ROWS - 1) * SLOT) for a, _ in wide_queries]
+
+
+def test_overlap_wide_intervaltree(benchmark: Any, itree: Any,
+                                   wide_queries: list[tuple[int, int]]) -> None:
+    """intervaltree.IntervalTree.overlap on the same windows (the highest start read)."""
+
+    def run() -> list[tuple[int, int]]:
+        out = []
+        for a, b in wide_queries:
+            found = itree.overlap(a, b)
+            out.append((len(found), max(iv.begin for iv in found)))
+        return out
+
+    benchmark.extra_info.update(items=len(wide_queries), compare="overlap_wide",
+                                reference=True, live=N)
+    res = benchmark(run)
+    assert res == [(N_WIDE_ROWS, a + (N_WIDE_ROWS - 1) * SLOT) for a, _ in wide_queries]
+
+
+def test_render_svg(benchmark: Any, populated: Populated) -> None:
+    """vm.to_svg() of the whole VM (N mappings, sub-pixel ones aggregated)."""
+    vm, _ = populated
+    benchmark.extra_info.update(live=N, target_us=2e6)
+    text = benchmark.pedantic(vm.to_svg, rounds=1 if TINY else 3)
+    benchmark.extra_info.update(svg_bytes=len(text))
+    assert len(text) < 5_000_000 and text.count('class="va"') + text.count('class="agg"') > 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seeded workload generator for ``gpuvm-replay --bench`` (trace format: TRACE.md).
+"""Seeded workload generator for ``gpuvm-replay --bench`` (trace format: docs/trace-format.md).
 
 Layout. The VA space is ``[0, 2^48)`` with the low 4 GiB reserved for the
 kernel (the ``vm`` line's reserved node). Above it, N *slots* are laid out in

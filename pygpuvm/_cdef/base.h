@@ -9,12 +9,16 @@
  * Python side never needs (atomics, pthread types) are simply left out.
  */
 
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int32_t s32;
-typedef int64_t s64;
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef int s32;
+typedef long long s64;
+typedef unsigned int gfp_t;
+#define GFP_KERNEL ...
+#define GFP_NOWAIT ...
+#define __GFP_ZERO ...
 
 /* errno values the C core returns (negated). */
 #define EINVAL ...
@@ -55,6 +59,45 @@ bool list_is_last(const struct list_head *entry, const struct list_head *head);
 void list_splice_init(struct list_head *list, struct list_head *head);
 void list_splice_tail_init(struct list_head *list, struct list_head *head);
 size_t list_count_nodes(const struct list_head *head);
+void list_replace(struct list_head *old, struct list_head *new);
+void list_replace_init(struct list_head *old, struct list_head *new);
+void list_swap(struct list_head *entry1, struct list_head *entry2);
+void list_move(struct list_head *entry, struct list_head *head);
+void list_bulk_move_tail(struct list_head *head, struct list_head *first,
+			 struct list_head *last);
+int list_is_head(const struct list_head *list, const struct list_head *head);
+int list_empty_careful(const struct list_head *head);
+int list_is_singular(const struct list_head *head);
+void list_rotate_left(struct list_head *head);
+void list_rotate_to_front(struct list_head *list, struct list_head *head);
+void list_splice(const struct list_head *list, struct list_head *head);
+void list_splice_tail(const struct list_head *list, struct list_head *head);
+void list_cut_position(struct list_head *list, struct list_head *head,
+		       struct list_head *entry);
+void list_cut_before(struct list_head *list, struct list_head *head,
+		     struct list_head *entry);
+
+struct hlist_node {
+	struct hlist_node *next, **pprev;
+};
+struct hlist_head {
+	struct hlist_node *first;
+};
+void INIT_HLIST_NODE(struct hlist_node *h);
+int hlist_unhashed(const struct hlist_node *h);
+int hlist_empty(const struct hlist_head *h);
+void hlist_del(struct hlist_node *n);
+void hlist_del_init(struct hlist_node *n);
+void hlist_add_head(struct hlist_node *n, struct hlist_head *h);
+void hlist_add_before(struct hlist_node *n, struct hlist_node *next);
+void hlist_add_behind(struct hlist_node *n, struct hlist_node *prev);
+void hlist_move_list(struct hlist_head *old, struct hlist_head *new);
+size_t hlist_count_nodes(const struct hlist_head *head);
+
+/* linux/overflow.h: saturating size arithmetic */
+size_t size_mul(size_t factor1, size_t factor2);
+size_t size_add(size_t addend1, size_t addend2);
+size_t size_sub(size_t minuend, size_t subtrahend);
 
 /* linux/kref.h: the counter is atomic, reach it through the functions. */
 struct kref {

@@ -30,6 +30,7 @@ int drm_exec_prepare_obj(struct drm_exec *exec, struct drm_gem_object *obj,
 int drm_exec_prepare_array(struct drm_exec *exec, struct drm_gem_object **objects,
 			   unsigned int num_objects, unsigned int num_fences);
 bool drm_exec_is_contended(struct drm_exec *exec);
+struct drm_gem_object *drm_exec_obj(struct drm_exec *exec, unsigned long index);
 
 struct drm_gpuvm_exec {
 	struct drm_exec exec;

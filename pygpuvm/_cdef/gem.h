@@ -8,7 +8,18 @@ struct dma_resv;
 struct drm_gpuvm;
 struct drm_gpuvm_bo;
 
+struct device {
+	struct device *parent;
+	const char *init_name;
+	void *driver_data;
+};
+const char *dev_name(const struct device *dev);
+void *dev_get_drvdata(const struct device *dev);
+void dev_set_drvdata(struct device *dev, void *data);
+
 struct drm_device {
+	struct device *dev;
+	void *dev_private;
 	const char *name;
 	...;
 };
@@ -34,9 +45,11 @@ struct drm_gem_object {
 
 void drm_gem_private_object_init(struct drm_device *dev, struct drm_gem_object *obj,
 				 size_t size);
+void drm_gem_private_object_fini(struct drm_gem_object *obj);
 void drm_gem_object_init_shared_resv(struct drm_device *dev, struct drm_gem_object *obj,
 				     size_t size, struct drm_gem_object *resv_obj);
 void drm_gem_object_release(struct drm_gem_object *obj);
+int drm_gem_object_init(struct drm_device *dev, struct drm_gem_object *obj, size_t size);
 struct drm_gem_object *drm_gem_object_create(struct drm_device *dev, size_t size,
 					     struct drm_gem_object *resv_obj);
 void drm_gem_object_get(struct drm_gem_object *obj);

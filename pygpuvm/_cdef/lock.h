@@ -14,6 +14,8 @@ void mutex_destroy(struct mutex *lock);
 void mutex_lock(struct mutex *lock);
 bool mutex_trylock(struct mutex *lock);
 void mutex_unlock(struct mutex *lock);
+int mutex_lock_interruptible(struct mutex *lock);
+int mutex_lock_killable(struct mutex *lock);
 bool mutex_is_locked(const struct mutex *lock);
 bool mutex_held_by_me(const struct mutex *lock);
 

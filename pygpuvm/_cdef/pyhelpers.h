@@ -81,7 +81,7 @@ struct pygpuvm_apply_result {
 };
 
 /*
- * Apply @ops as TRACE.md's driver: obtain the vm_bo of the list's map object
+ * Apply @ops as docs/trace-format.md's driver: obtain the vm_bo of the list's map object
  * and add it to the extobj list, gpuvm_apply_ops() with the internally locking
  * link/unlink, put the vm_bo; the VM resv is held where RESV_PROTECTED needs
  * it; deferred cleanup in immediate mode. Insert failures are recorded in

@@ -18,6 +18,7 @@
 #ifndef PYGPUVM_DRM_EXEC_H
 #define PYGPUVM_DRM_EXEC_H
 
+#include "linux/bug.h"
 #include "linux/ww_mutex.h"
 
 struct drm_gem_object;
@@ -59,19 +60,63 @@ static inline bool drm_exec_is_contended(struct drm_exec *exec)
 	return exec->contended != NULL;
 }
 
-/* C11 form of the kernel's macros: a while loop, so "continue" retries. */
-#define drm_exec_until_all_locked(exec) while (drm_exec_cleanup(exec))
-#define drm_exec_retry_on_contention(exec)            \
-	if (unlikely(drm_exec_is_contended(exec)))    \
-		continue
+/*
+ * The locking block. drm_exec_retry_on_contention() inside it jumps straight
+ * back to its head, from any nesting depth (inner loops, switches), exactly
+ * like the kernel's: nothing after the retry point runs in the failed pass.
+ *
+ * How: a label in front of the loop, whose address (GNU C labels-as-values,
+ * as the kernel uses) lives in a variable scoped to the loop; the retry is a
+ * computed goto to it, which re-enters the loop and so calls
+ * drm_exec_cleanup() again (back off, slow-lock the contended object).
+ * Needs GCC or Clang (any -std); one block per source line. Using
+ * drm_exec_retry_on_contention() outside a block fails to compile.
+ */
+#define GPUVM_EXEC_PASTE2__(a, b) a##b
+#define GPUVM_EXEC_PASTE__(a, b) GPUVM_EXEC_PASTE2__(a, b)
+#define GPUVM_EXEC_LABEL__ GPUVM_EXEC_PASTE__(gpuvm_exec_retry_, __LINE__)
 
-#define drm_exec_for_each_locked_object(exec, index, obj)                     \
-	for ((index) = 0; (index) < (exec)->num_objects &&                    \
-			  ((obj) = (exec)->objects[(index)], 1);              \
-	     ++(index))
-#define drm_exec_for_each_locked_object_reverse(exec, index, obj)             \
-	for ((index) = (exec)->num_objects; (index) > 0 &&                    \
-			  ((obj) = (exec)->objects[(index) - 1], 1);          \
-	     --(index))
+#define drm_exec_until_all_locked(exec)                                          \
+	GPUVM_EXEC_LABEL__:                                                      \
+	for (void *gpuvm_exec_retry_to__ = &&GPUVM_EXEC_LABEL__;                 \
+	     (void)gpuvm_exec_retry_to__, drm_exec_cleanup(exec);)
+
+#define drm_exec_retry_on_contention(exec)                       \
+	do {                                                     \
+		if (unlikely(drm_exec_is_contended(exec)))       \
+			goto *gpuvm_exec_retry_to__;             \
+	} while (0)
+
+/* The @index-th locked object, or NULL past the end. */
+static inline struct drm_gem_object *drm_exec_obj(struct drm_exec *exec, unsigned long index)
+{
+	return index < exec->num_objects ? exec->objects[index] : NULL;
+}
+
+/*
+ * drm_exec_for_each_locked_object(exec, obj), and the _reverse form: the
+ * current kernel's two arguments. The older three-argument form
+ * (exec, index, obj), with a caller-declared unsigned long index, is accepted
+ * as well, so drivers written against either compile.
+ */
+#define GPUVM_EXEC_PICK3__(_1, _2, _3, name, ...) name
+#define drm_exec_for_each_locked_object(...)                                        \
+	GPUVM_EXEC_PICK3__(__VA_ARGS__, gpuvm_exec_each3__, gpuvm_exec_each2__, )   \
+	(__VA_ARGS__)
+#define drm_exec_for_each_locked_object_reverse(...)                                \
+	GPUVM_EXEC_PICK3__(__VA_ARGS__, gpuvm_exec_each_rev3__, gpuvm_exec_each_rev2__, ) \
+	(__VA_ARGS__)
+
+#define gpuvm_exec_each3__(exec, index, obj) \
+	for ((index) = 0; ((obj) = drm_exec_obj(exec, index)); ++(index))
+#define gpuvm_exec_each2__(exec, obj)                                               \
+	for (unsigned long gpuvm_exec_i__ = 0;                                      \
+	     ((obj) = drm_exec_obj(exec, gpuvm_exec_i__)); ++gpuvm_exec_i__)
+#define gpuvm_exec_each_rev3__(exec, index, obj)                                    \
+	for ((index) = (exec)->num_objects - 1;                                     \
+	     ((obj) = drm_exec_obj(exec, index)); --(index))
+#define gpuvm_exec_each_rev2__(exec, obj)                                           \
+	for (unsigned long gpuvm_exec_i__ = (exec)->num_objects - 1;                \
+	     ((obj) = drm_exec_obj(exec, gpuvm_exec_i__)); --gpuvm_exec_i__)
 
 #endif

@@ -41,20 +41,25 @@ struct drm_gem_object {
 };
 
 /*
- * Initialise an object with its own resv (an external object when mapped).
- * Takes a reference on @dev if non-NULL.
+ * Initialise an object (in zeroed storage). Its resv is its own _resv, unless
+ * the caller set obj->resv beforehand (to share another object's resv, as
+ * kernel drivers do for VM-private objects). No reference on @dev is taken.
  */
 void drm_gem_private_object_init(struct drm_device *dev, struct drm_gem_object *obj,
 				 size_t size);
-/* Same, but the object shares @resv_obj's resv (takes a reference on it). */
+/* Undo drm_gem_private_object_init() (e.g. when a driver's init fails later). */
+void drm_gem_private_object_fini(struct drm_gem_object *obj);
+/* The kernel's shmem-backed init; there is no backing store here: same as the private one, returns 0. */
+int drm_gem_object_init(struct drm_device *dev, struct drm_gem_object *obj, size_t size);
+/* Ours: same, but the object shares @resv_obj's resv (takes a reference on it). */
 void drm_gem_object_init_shared_resv(struct drm_device *dev, struct drm_gem_object *obj,
 				     size_t size, struct drm_gem_object *resv_obj);
-/* Undo init: drop dev/resv_obj references, destroy the lock and own resv. */
+/* Undo init: drop the resv_obj reference, then drm_gem_private_object_fini(). */
 void drm_gem_object_release(struct drm_gem_object *obj);
 
 /*
- * Allocate and initialise an object (free: release + kfree). @resv_obj NULL:
- * own resv. Returns NULL on -ENOMEM.
+ * Ours: allocate and initialise an object (free: release + kfree). @resv_obj
+ * NULL: own resv. Returns NULL on -ENOMEM.
  */
 struct drm_gem_object *drm_gem_object_create(struct drm_device *dev, size_t size,
 					     struct drm_gem_object *resv_obj);
@@ -73,11 +78,9 @@ static inline void drm_gem_gpuva_init(struct drm_gem_object *obj)
 }
 
 /* Walk the object's vm_bos; caller holds the gpuva lock of the VMs' mode. */
-/* Parameter names must not be "entry": they would rewrite list.entry.gem. */
 #define drm_gem_for_each_gpuvm_bo(entry__, obj__) \
-	list_for_each_entry(entry__, &(obj__)->gpuva.list, struct drm_gpuvm_bo, list.entry.gem)
-#define drm_gem_for_each_gpuvm_bo_safe(entry__, next__, obj__)                           \
-	list_for_each_entry_safe(entry__, next__, &(obj__)->gpuva.list, struct drm_gpuvm_bo, \
-				 list.entry.gem)
+	list_for_each_entry(entry__, &(obj__)->gpuva.list, list.entry.gem)
+#define drm_gem_for_each_gpuvm_bo_safe(entry__, next__, obj__) \
+	list_for_each_entry_safe(entry__, next__, &(obj__)->gpuva.list, list.entry.gem)
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * pygpuvm's reference driver (not kernel API): applies an ops list to the VM
  * the way a staged-mode driver does in the kernel documentation's example, and
- * the way ../TRACE.md's application rules define it:
+ * the way docs/trace-format.md's application rules define it:
  *  - map op: a new zeroed VA, drm_gpuva_map(), then link it to @vm_bo;
  *  - remap op: new VAs for prev and/or next, drm_gpuva_remap(), link prev then
  *    next to the old VA's vm_bo, unlink the old VA, free it;
@@ -33,7 +33,7 @@ struct gpuvm_apply_ctx {
 	struct drm_gpuva *(*va_alloc)(void *priv);
 	/* VA release; NULL: kfree. */
 	void (*va_free)(struct drm_gpuva *va, void *priv);
-	/* Optional: a piece could not be inserted (TRACE.md "warn insert_failed"). */
+	/* Optional: a piece could not be inserted (docs/trace-format.md "warn insert_failed"). */
 	void (*insert_failed)(const struct drm_gpuva_op_map *piece, void *priv);
 	/*
 	 * Optional: called for each existing VA just before it is removed and

@@ -9,6 +9,8 @@
 #ifndef PYGPUVM_LINUX_BUG_H
 #define PYGPUVM_LINUX_BUG_H
 
+#include <stdatomic.h>
+
 #include "linux/types.h"
 
 #if defined(__GNUC__)
@@ -58,10 +60,32 @@ GPUVM_NORETURN void gpuvm_bug(const char *file, int line, const char *fmt, ...)
  */
 int gpuvm_warn_true(const char *file, int line, const char *fmt, ...) GPUVM_PRINTF(3, 4);
 
-/* WARN(cond, fmt, ...) evaluates to cond (as 0/1), like the kernel's. */
+/*
+ * WARN(cond, fmt, ...) evaluates to cond (as 0/1), like the kernel's; a
+ * statement expression (as there), so it is quiet when used as a statement.
+ */
 #define WARN(cond, ...)                                                  \
-	(unlikely(cond) ? gpuvm_warn_true(__FILE__, __LINE__, __VA_ARGS__) : 0)
+	__extension__({                                                  \
+		int gpuvm_ret__ = !!(cond);                              \
+		if (unlikely(gpuvm_ret__))                               \
+			gpuvm_warn(__FILE__, __LINE__, __VA_ARGS__);     \
+		gpuvm_ret__;                                             \
+	})
 #define WARN_ON(cond) WARN(cond, "WARN_ON(%s)", #cond)
+
+/*
+ * WARN_ONCE / WARN_ON_ONCE: report only the first time this call site fires
+ * (per process), but evaluate to the condition every time, like the kernel's.
+ */
+#define WARN_ONCE(cond, ...)                                                     \
+	__extension__({                                                          \
+		static atomic_bool gpuvm_warned__;                               \
+		int gpuvm_ret__ = !!(cond);                                      \
+		if (unlikely(gpuvm_ret__) && !atomic_exchange(&gpuvm_warned__, 1)) \
+			gpuvm_warn(__FILE__, __LINE__, __VA_ARGS__);             \
+		gpuvm_ret__;                                                     \
+	})
+#define WARN_ON_ONCE(cond) WARN_ONCE(cond, "WARN_ON_ONCE(%s)", #cond)
 
 /* Checks that must never fail; active in every build. */
 #define GPUVM_BUG_ON(cond)                                               \
@@ -69,6 +93,14 @@ int gpuvm_warn_true(const char *file, int line, const char *fmt, ...) GPUVM_PRIN
 		if (unlikely(cond))                                      \
 			gpuvm_bug(__FILE__, __LINE__, "BUG_ON(%s)", #cond); \
 	} while (0)
+
+/* The kernel's names: print and abort (the kernel oopses). */
+#define BUG() gpuvm_bug(__FILE__, __LINE__, "BUG()")
+#define BUG_ON(cond) GPUVM_BUG_ON(cond)
+
+/* Compile-time checks. */
+#define BUILD_BUG_ON_MSG(cond, msg) _Static_assert(!(cond), msg)
+#define BUILD_BUG_ON(cond) _Static_assert(!(cond), "BUILD_BUG_ON(" #cond ")")
 
 /*
  * Lock assertions (lockdep in the kernel). A failed assertion is reported as a

@@ -19,12 +19,33 @@ struct mutex {
 	_Atomic uintptr_t owner; /* gpuvm_current_thread() of the holder, 0 when free */
 };
 
+/* A statically initialised mutex, as the kernel's DEFINE_MUTEX(). */
+#define DEFINE_MUTEX(name) struct mutex name = { PTHREAD_MUTEX_INITIALIZER, 0 }
+
 void mutex_init(struct mutex *lock);
 void mutex_destroy(struct mutex *lock);
 void mutex_lock(struct mutex *lock);
 /* Returns true if the lock was taken. */
 bool mutex_trylock(struct mutex *lock);
 void mutex_unlock(struct mutex *lock);
+/*
+ * Userspace has no signals to interrupt a sleeping lock with: the
+ * interruptible and killable forms always take the lock and return 0.
+ */
+static inline int mutex_lock_interruptible(struct mutex *lock)
+{
+	mutex_lock(lock);
+	return 0;
+}
+static inline int mutex_lock_killable(struct mutex *lock)
+{
+	mutex_lock(lock);
+	return 0;
+}
+/* Lockdep nesting annotations carry no meaning here. */
+#define mutex_lock_nested(lock, subclass) ((void)(subclass), mutex_lock(lock))
+#define mutex_lock_interruptible_nested(lock, subclass) \
+	((void)(subclass), mutex_lock_interruptible(lock))
 bool mutex_is_locked(const struct mutex *lock);
 bool mutex_held_by_me(const struct mutex *lock);
 

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * <linux/rbtree_types.h> of the kernel tree named by -Dkernel_tree: the build writes its
+ * path into ktree_paths.h (csrc/kernel/meson.build). The tree is the user's;
+ * nothing of it is in this repository.
+ */
+#ifndef PYGPUVM_KOVL_LINUX_RBTREE_TYPES_H
+#define PYGPUVM_KOVL_LINUX_RBTREE_TYPES_H
+#include "ktree_paths.h"
+#include KTREE_RBTREE_TYPES_H
+#endif
