@@ -7,10 +7,18 @@ exception on the payload and returns an error code, which makes the C walk stop;
 the caller re-raises the stored exception (with its traceback) once the C call
 has returned (:meth:`Payload.reraise`).
 
-The WARN hook is process-wide and may fire in any thread, possibly while C
-holds locks; it only calls :func:`warnings.warn`. If the warning filters turn
-that into an exception, the exception is kept per thread and raised by the
-next :func:`raise_pending` (the classes call it when a VM method returns).
+WARNs are deferred: a WARN fires inside C, possibly while C holds locks (an
+evict-list spinlock, a resv), so no Python code may run there (a warning hook
+or a finalizer that the hook's allocations trigger could call back into the
+same VM and take those locks again). The C core queues each WARN in the
+raising thread (``gpuvm_warn_queue``, csrc/standin/bug.c), and
+:func:`raise_pending`, which every class method calls once its C call has
+returned, emits them as :class:`~pygpuvm.GpuvmWarning` with
+:func:`warnings.warn`, in that thread. A WARN raised outside any pygpuvm call
+(a finalizer releasing a C object, teardown) is emitted by the thread's next
+call, or at interpreter exit. If the warning filters turn a warning into an
+exception, the exception is kept per thread and raised by the same
+:func:`raise_pending`.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ _pending_lock = threading.Lock()
 
 
 def raise_pending() -> None:
-    """Raise the exception a WARN turned into in this thread, if any."""
+    """Emit this thread's queued WARNs; raise the exception one turned into, if any."""
+    if lib.gpuvm_warn_nqueued:
+        emit_queued()
     if not PENDING[0]:
         return
     exc = getattr(_tls, "pending", None)
@@ -43,6 +53,23 @@ def raise_pending() -> None:
         with _pending_lock:
             PENDING[0] -= 1
         raise exc
+
+
+# What a callback may return as an errno: 0 or a negative errno the size of
+# the kernel's (MAX_ERRNO); anything else would not fit the C int or means nothing.
+_MAX_ERRNO = 4095
+
+
+def errno_result(what: str, ret: Any) -> int:
+    """A driver callback's return value checked: None/0 continue, a negative errno stops."""
+    if ret is None:
+        return 0
+    if isinstance(ret, bool) or not isinstance(ret, int):
+        raise TypeError(f"{what} must return None or an int errno, not {type(ret).__name__}")
+    if not -_MAX_ERRNO <= ret <= 0:
+        raise ValueError(f"{what} must return None, 0 or a negative errno "
+                         f"(>= -{_MAX_ERRNO}), not {ret}")
+    return int(ret)
 
 
 def _set_pending(exc: BaseException) -> None:
@@ -74,6 +101,22 @@ class Payload:
         if exc is not None:
             self.exc = None
             raise exc
+
+
+def emit_queued(stacklevel: int = 3) -> None:
+    """Pop this thread's queued WARNs (C) and emit each as a GpuvmWarning."""
+    file = ffi.new("const char **")
+    line = ffi.new("int *")
+    msg = ffi.new("char[]", 512)
+    texts = []
+    while lib.gpuvm_warn_pop(file, line, msg, 512):
+        where = ffi.string(file[0]).decode("utf-8", "replace") if file[0] != ffi.NULL else "?"
+        texts.append(f"{ffi.string(msg).decode('utf-8', 'replace')} [{where}:{line[0]}]")
+    for text in texts:
+        try:
+            warnings.warn(GpuvmWarning(text), stacklevel=stacklevel)
+        except BaseException as exc:  # noqa: BLE001 - raised by raise_pending
+            _set_pending(exc)
 
 
 @ffi.def_extern()
@@ -141,7 +184,13 @@ def _pygpuvm_insert_failed(piece: Any, priv: Any) -> None:
 
 
 def _uninstall_warn_hook() -> None:
-    # WARNs during interpreter teardown must not call into a dying interpreter.
+    # Emit what this thread still has queued; WARNs during interpreter teardown
+    # must not call into a dying interpreter: from here on C prints them.
+    try:
+        emit_queued(2)
+    except BaseException:  # noqa: BLE001
+        pass
+    lib.gpuvm_warn_queue(False)
     lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
 
 
@@ -156,4 +205,5 @@ for _ctype in ("struct gpuvm_bind_req[]", "struct drm_gpuva *[]",
 del _ctype
 
 lib.pygpuvm_install_warn_hook()
+lib.gpuvm_warn_queue(True)
 atexit.register(_uninstall_warn_hook)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import threading
 from typing import Any, Callable, Generic, Iterator, TypeVar
 from weakref import ref
 
@@ -40,6 +42,60 @@ def retry(fill: Callable[[Any, int], int], n: int, new: Callable[[int], Any]) ->
         if not n < ret < _COUNT_LIMIT:
             return ret, buf
         n = ret
+
+
+# ---------------------------------------------------------------- finalizers
+
+_gc_lock = threading.Lock()
+_gc_state = [0, False]  # holds, whether the collector was enabled at the first hold
+_gc_disable = gc.disable
+_gc_enable = gc.enable
+_gc_isenabled = gc.isenabled
+_gc_acquire = _gc_lock.acquire
+_gc_unlock = _gc_lock.release
+
+
+def gc_hold() -> None:
+    """Defer the cyclic collector (and so every ``__del__`` it would run) until the
+    matching :func:`gc_release`. Used around the code that turns C records into
+    wrappers: a collection there would run finalizers in this thread, under the
+    VM lock it holds, and a finalizer that unmaps or closes that VM would free
+    what the remaining records name. Holds nest and may overlap across threads."""
+    _gc_acquire()
+    st = _gc_state
+    if not st[0]:
+        st[1] = _gc_isenabled()
+        _gc_disable()
+    st[0] += 1
+    _gc_unlock()
+
+
+def gc_release() -> None:
+    _gc_acquire()
+    st = _gc_state
+    st[0] -= 1
+    if not st[0] and st[1]:
+        _gc_enable()
+    _gc_unlock()
+
+
+C = TypeVar("C", bound=type)
+
+
+def no_copy(cls: C) -> C:
+    """Class decorator: instances refuse ``copy.copy``, ``copy.deepcopy`` and pickling
+    with a TypeError. A wrapper stands for one C object and owns references on
+    it; a field-by-field copy would share them, and whichever copy released
+    them first would leave the other pointing at freed memory."""
+    name = cls.__name__
+
+    def refuse(self: Any, *args: Any) -> Any:
+        raise TypeError(f"{name} objects cannot be copied or pickled: each one stands for "
+                        f"a C object of this process (share the {name} itself instead)")
+
+    for attr in ("__copy__", "__deepcopy__", "__reduce__", "__reduce_ex__"):
+        setattr(cls, attr, refuse)
+    return cls
 
 
 def addr_of(ptr: Any) -> int:

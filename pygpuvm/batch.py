@@ -26,7 +26,7 @@ from typing import Any
 
 from ._gpuvm import ffi, lib
 from ._util import hexs, u64
-from .errors import GpuvmError, InvalidRangeError
+from .errors import GpuvmError, InvalidRangeError, VMBusyError
 from .gem import GemObject
 
 __all__ = ["Batch", "BatchResult"]
@@ -108,20 +108,28 @@ class Batch:
             self._buffer = None
         return self._words
 
+    def _add(self, words: tuple[int, ...]) -> None:
+        try:
+            self._own_words().extend(words)
+        except BufferError:
+            # run_batch reads the words in place (the array cannot grow meanwhile).
+            raise VMBusyError("the batch is being run (VM.run_batch in another thread); "
+                              "add requests before or after the run, or use a copy") from None
+
     def map(self, addr: int, range: int, obj: GemObject | None = None, offset: int = 0) -> None:
         """Append a map request (checked as :meth:`pygpuvm.VM.map` checks its arguments)."""
         addr, range_, offset = u64("addr", addr), u64("range", range), u64("offset", offset)
         if not range_:
             raise _zero("map")
         index = self.object_index(obj)
-        self._own_words().extend((_MAP, addr, range_, index, offset))
+        self._add((_MAP, addr, range_, index, offset))
 
     def unmap(self, addr: int, range: int) -> None:
         """Append an unmap request."""
         addr, range_ = u64("addr", addr), u64("range", range)
         if not range_:
             raise _zero("unmap")
-        self._own_words().extend((_UNMAP, addr, range_, 0, 0))
+        self._add((_UNMAP, addr, range_, 0, 0))
 
     def append(self, request: tuple[Any, ...]) -> None:
         """Append ``("map", addr, range[, obj[, offset]])`` or ``("unmap", addr, range)``."""
@@ -219,6 +227,20 @@ class Batch:
         if self._cobjs is None:
             self._cobjs = ffi.new("struct drm_gem_object *[]", [o._ptr for o in self._objects])
         return self._cobjs, len(self._objects)
+
+    def __copy__(self) -> Batch:
+        """An independent batch with the same requests (its own words) and objects."""
+        new = Batch(objects=self._objects)
+        new._words = array("Q", self._view())
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Batch:
+        # The objects stand for C objects of this process: shared, not copied.
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("Batch objects cannot be pickled: their requests name GemObjects, "
+                        "which stand for C objects of this process")
 
     def __repr__(self) -> str:
         return f"<Batch {len(self)} requests, {len(self._objects)} objects>"

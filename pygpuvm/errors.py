@@ -49,7 +49,12 @@ class GpuvmError(Exception):
         if errno is not None:
             self.errno = errno
         name = _errno.errorcode.get(self.errno, str(self.errno))
-        text = f"{name}: {message}" if message else f"{name} ({os.strerror(self.errno)})"
+        if message:
+            text = f"{name}: {message}"
+        elif name != str(self.errno):
+            text = f"{name} ({os.strerror(self.errno)})"
+        else:
+            text = f"unknown error {self.errno}"
         super().__init__(text)
 
 

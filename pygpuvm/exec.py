@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _callbacks
 from ._gpuvm import ffi, lib
-from ._util import u64
+from ._util import no_copy, u64
 from .errors import DetachedError, error_from_errno
 from .fence import Fence, ResvUsage, _usage
 from .gem import GemObject
@@ -130,6 +130,7 @@ def _count(name: str, value: Any) -> int:
     return value
 
 
+@no_copy
 class Exec:
     """One drm_exec transaction over a VM's reservation objects.
 
@@ -424,8 +425,12 @@ def bind_lock(vm: VM, binds: Iterable[Any], num_fences: int = 1, lock_vm: bool =
 def validate(vm: VM, ex: Exec | None = None,
              fn: Callable[[VmBo], int | None] | None = None) -> None:
     """See :meth:`pygpuvm.VM.validate`."""
+    from .errors import VMBusyError
     from .vm import _ValidatePayload
 
+    if vm._validating is not None and vm._lock._is_owned():  # type: ignore[attr-defined]
+        raise VMBusyError("validate() from a validate callback of the same VM (the C walk "
+                          "of its evict list is running)")
     if ex is None:
         held = _held_by_this_thread()
         if held is not None and held._vm is vm:
@@ -450,9 +455,11 @@ def validate(vm: VM, ex: Exec | None = None,
     payload = _ValidatePayload(vm, fn if fn is not None else (lambda vm_bo: None))
     handle = ffi.new_handle(payload)
     lib.pygpuvm_vm_set_handle(vmp, handle)
+    vm._validating = payload
     try:
         ret = lib.drm_gpuvm_validate(vmp, ex._exec)
     finally:
+        vm._validating = None
         lib.pygpuvm_vm_set_handle(vmp, ffi.NULL)
     payload.reraise()
     if ret:

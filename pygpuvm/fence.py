@@ -23,7 +23,7 @@ from typing import Any
 
 from . import _callbacks
 from ._gpuvm import ffi, lib
-from ._util import u64
+from ._util import no_copy, u64
 from .errors import OutOfMemoryError
 
 __all__ = ["Fence", "ResvUsage"]
@@ -56,6 +56,7 @@ def _usage(name: str, value: Any) -> int:
         raise ValueError(f"{name} must be a ResvUsage, got {value!r}") from None
 
 
+@no_copy
 class Fence:
     """A ``struct dma_fence`` of timeline ``context``, number ``seqno``.
 
@@ -129,7 +130,9 @@ class Fence:
                 raise ValueError("timeout must be >= 0")
             if timeout == 0:
                 return self.signaled
-            deadline_ns = min(math.ceil(timeout * 1e9), _MAX_TIMEOUT_NS)
+            # inf, and anything past MAX_SCHEDULE_TIMEOUT, waits forever.
+            deadline_ns = (None if timeout * 1e9 >= _MAX_TIMEOUT_NS
+                           else math.ceil(timeout * 1e9))
         waited = 0
         while True:
             chunk = _SLICE_NS if deadline_ns is None else min(_SLICE_NS, deadline_ns - waited)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
 from ._gpuvm import ffi, lib
-from ._util import WeakCache, addr_of, retry, u64
+from ._util import WeakCache, addr_of, no_copy, retry, u64
 from .errors import OutOfMemoryError
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ _gems = _registry.data
 _registry_lock = threading.Lock()
 
 
+@no_copy
 class GemObject:
     """A GEM object of ``size`` bytes with its own reservation object.
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from ._gpuvm import ffi
-from ._util import hexs
+from ._util import hexs, no_copy
 from .errors import DetachedError
 
 if TYPE_CHECKING:
@@ -178,6 +178,7 @@ class PrefetchOp(NamedTuple):
 Op = MapOp | RemapOp | UnmapOp | PrefetchOp
 
 
+@no_copy
 class Ops(Sequence[Op]):
     """A snapshot list of ops (see the module docstring).
 

@@ -33,6 +33,11 @@ PROG = "pygpuvm replay"
 U64 = 1 << 64
 
 _NUMBER = re.compile(rb"0x[0-9a-fA-F]+|[0-9]+")
+# Longest error message (bytes), as csrc/replay/trace.h's err[256] holds.
+_MSG_MAX = 255
+# Decimal digits of 2**64 - 1: a longer decimal (leading zeros aside) is out
+# of range; checked before int(), which refuses more than 4300 digits.
+_U64_DIGITS = 20
 
 # name: (words after the command: allowed counts, their text for the message)
 _SYNTAX: dict[bytes, tuple[tuple[int, ...], str]] = {
@@ -54,6 +59,11 @@ class TraceError(Exception):
     """A malformed trace: ``line`` (0 when no line is to blame) and ``message``."""
 
     def __init__(self, line: int, message: str) -> None:
+        # Cut as the C parser's fixed message buffer cuts it (255 bytes), so a
+        # huge word in a malformed line gives a short message in both tools.
+        raw = message.encode("utf-8", "surrogateescape")
+        if len(raw) > _MSG_MAX:
+            message = raw[:_MSG_MAX].decode("utf-8", "surrogateescape")
         super().__init__(f"line {line}: {message}" if line else message)
         self.line = line
         self.message = message
@@ -117,7 +127,11 @@ class Parser:
     def _number(self, word: bytes) -> int:
         if not _NUMBER.fullmatch(word):
             raise TraceError(self.line, f"bad number '{_text(word)}'")
-        value = int(word, 16) if word.startswith(b"0x") else int(word)
+        if word.startswith(b"0x"):
+            value = int(word, 16)      # power-of-two base: no digit limit
+        else:
+            digits = word.lstrip(b"0") or b"0"
+            value = int(digits) if len(digits) <= _U64_DIGITS else U64
         if value >= U64:
             raise TraceError(self.line, f"number out of range '{_text(word)}' (must be < 2^64)")
         return value
@@ -564,6 +578,7 @@ def _restore_warn_hook() -> None:
     # The classes install their hook when pygpuvm._callbacks is imported.
     if "pygpuvm._callbacks" in sys.modules:
         lib.pygpuvm_install_warn_hook()
+        lib.gpuvm_warn_queue(True)
     else:
         lib.gpuvm_set_warn_hook(ffi.cast("gpuvm_warn_fn", 0), ffi.NULL)
 
@@ -574,6 +589,8 @@ def _replay(lines: Iterable[bytes], out: IO[bytes], err: IO[bytes], prog: str,
     r = _Replayer(out, err, parser)
     live0 = lib.gpuvm_alloc_live()
     status = 0
+    # The replay sees every WARN itself, at once (pygpuvm's classes queue them).
+    lib.gpuvm_warn_queue(False)
     lib.gpuvm_set_warn_hook(r._warn_hook, ffi.NULL)
     try:
         for cmd in parse(lines, parser):

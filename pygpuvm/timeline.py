@@ -149,6 +149,7 @@ def record(lines: Iterable[bytes], max_cells: int = MAX_CELLS) -> dict[str, Any]
     cells = 0
     local = False
     vm: dict[str, Any] = {}
+    lib.gpuvm_warn_queue(False)   # the replay sees its WARNs at once (see replay._replay)
     lib.gpuvm_set_warn_hook(r._warn_hook, ffi.NULL)
     try:
         for cmd in parse(iter(lines), parser):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._gpuvm import ffi, lib
-from ._util import hexs
+from ._util import hexs, no_copy
 from .errors import DetachedError
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["Va"]
 
 
+@no_copy
 class Va:
     """One mapping ``[addr, addr + range)`` of ``obj`` at ``offset`` (or of nothing).
 

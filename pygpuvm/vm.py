@@ -45,7 +45,7 @@ from . import _callbacks, _records
 from . import table as _table
 from ._gpuvm import ffi, lib
 from ._records import HDR, OP_W, VA_W
-from ._util import WeakCache, addr_of, hexs, retry, u64
+from ._util import WeakCache, addr_of, gc_hold, gc_release, hexs, no_copy, retry, u64
 from .batch import Batch, BatchResult
 from .errors import (
     DetachedError,
@@ -162,15 +162,15 @@ class _StepsPayload(_callbacks.Payload):
         self.buf = ffi.new("u64[]", OP_W)
 
     def step(self, cop: Any, name: str) -> int:
+        fn = getattr(self.steps, name, None)
+        if not callable(fn):
+            raise TypeError(f"steps object {type(self.steps).__name__} has no {name}() method "
+                            "(sm_map/sm_unmap steps need sm_step_map, sm_step_remap and "
+                            "sm_step_unmap)")
         lib.pygpuvm_op_rec(cop, self.buf)
         op = _records.ops(self.vm, _unpack(self.buf, OP_W), 1, {}, False)[0][0]
         self.ops.append(op)
-        ret = getattr(self.steps, name)(op)
-        if ret is None:
-            return 0
-        if isinstance(ret, bool) or not isinstance(ret, int):
-            raise TypeError(f"{name} must return None or an int errno, not {type(ret).__name__}")
-        return ret
+        return _callbacks.errno_result(name, fn(op))
 
 
 class _ApplyPayload(_callbacks.Payload):
@@ -187,7 +187,7 @@ class _ApplyPayload(_callbacks.Payload):
 
 
 class _ValidatePayload(_callbacks.Payload):
-    __slots__ = ("vm", "fn", "keep")
+    __slots__ = ("vm", "fn", "keep", "current")
 
     def __init__(self, vm: VM, fn: Any) -> None:
         super().__init__()
@@ -200,16 +200,23 @@ class _ValidatePayload(_callbacks.Payload):
         # wrapper given to fn, stays referenced here until the payload dies,
         # after the walk.
         self.keep: list[VmBo] = vm.evicted_bos
+        # The vm_bo fn is called for: the only one fn may evict(False), since
+        # the C walk is iterating over the evict list (see VmBo.evict).
+        self.current: VmBo | None = None
 
     def validate(self, cvm_bo: Any, exec_: Any) -> int:
         vm_bo = self.vm._wrap_vm_bo(cvm_bo)
         self.keep.append(vm_bo)
-        ret = self.fn(vm_bo)
+        self.current = vm_bo
+        try:
+            ret = self.fn(vm_bo)
+        finally:
+            self.current = None
         if ret is None:
             # Default driver behaviour: the object is back in place.
             lib.drm_gpuvm_bo_evict(cvm_bo, False)
             return 0
-        return int(ret)
+        return _callbacks.errno_result("the validate callback", ret)
 
 
 def _range_args(start: Any, end: Any) -> tuple[int, int]:
@@ -241,6 +248,7 @@ def _gem_arg(obj: Any) -> Any:
     return obj._ptr
 
 
+@no_copy
 class VM:
     """One GPU VA space ``[start, start + range)`` (a ``struct drm_gpuvm``).
 
@@ -254,7 +262,7 @@ class VM:
     """
 
     __slots__ = ("name", "start", "range", "reserve", "immediate", "resv_protected", "_lock",
-                 "_walking", "_gen", "_count", "_vas", "_vad", "_vm_bos", "_ops_lists", "_ptr",
+                 "_walking", "_validating", "_gen", "_count", "_vas", "_vad", "_vm_bos", "_ops_lists", "_ptr",
                  "_addr", "_scratch", "_ops_free", "__weakref__")
 
     def __init__(self, start: int = 0, range: int = 1 << 48,
@@ -270,6 +278,8 @@ class VM:
             roff, rrange = u64("reserve offset", reserve[0]), u64("reserve range", reserve[1])
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if "\0" in name:
+            raise ValueError("name must not contain NUL characters")
         flags = 0
         if immediate:
             flags |= int(lib.DRM_GPUVM_IMMEDIATE_MODE)
@@ -284,6 +294,8 @@ class VM:
         self.resv_protected = bool(resv_protected)
         self._lock = threading.RLock()
         self._walking = False
+        # The _ValidatePayload of the validate walk running on this VM, or None.
+        self._validating: Any = None
         self._gen = 0
         self._count = 0
         # VA address -> Va wrapper (weak); _vad is its dict, read directly by hot paths.
@@ -377,15 +389,20 @@ class VM:
         if lib.IS_ERR(cops):
             raise error_from_errno(lib.PTR_ERR(cops), f"{kind} ops")
         lib.drm_gpuvm_get(self._ptr)
-        owned = ffi.gc(cops, self._ops_free)
-        n, recs = retry(partial(lib.pygpuvm_ops_recs, owned), 0, _op_words)
-        return self._own_ops(owned, _records.ops(self, _unpack(recs, n * OP_W), n, {}, False)[0],
-                             kind)
+        gc_hold()
+        try:
+            owned = ffi.gc(cops, self._ops_free)
+            n, recs = retry(partial(lib.pygpuvm_ops_recs, owned), 0, _op_words)
+            ops = _records.ops(self, _unpack(recs, n * OP_W), n, {}, False)[0]
+        finally:
+            gc_release()
+        return self._own_ops(owned, ops, kind)
 
     def _create(self, kind: int, name: str, addr: int, range_: int, obj: Any, cobj: Any,
                 offset: int) -> Ops:
         """sm_map / sm_unmap / madvise / prefetch ops, not applied: one C call."""
         ptr = self._enter()
+        gc_hold()
         try:
             buf = self._take_scratch()
             cops = lib.pygpuvm_ops_create(ptr, kind, addr, range_, cobj, offset, buf,
@@ -403,8 +420,9 @@ class VM:
             self._scratch = buf
             result = self._own_ops(owned, ops, name)
         finally:
+            gc_release()
             self._lock.release()
-        if _PENDING[0]:
+        if _PENDING[0] or lib.gpuvm_warn_nqueued:
             _raise_pending()
         return result
 
@@ -434,7 +452,7 @@ class VM:
         if warn:
             for text in warn:
                 warnings.warn(GpuvmWarning(text), stacklevel=3)
-        if _PENDING[0]:
+        if _PENDING[0] or lib.gpuvm_warn_nqueued:
             _raise_pending()
         return result
 
@@ -551,11 +569,22 @@ class VM:
         try:
             buf = self._take_scratch()
             key = lib.pygpuvm_vm_find_rec(ptr, how, a, b, buf)
-            va = _records.va(self, key, buf) if key else None
+            if key:
+                r = self._vad.get(key)
+                va = r() if r is not None else None
+                if va is None:
+                    # A new wrapper: no collection (finalizers) until it is made.
+                    gc_hold()
+                    try:
+                        va = _records.va(self, key, buf)
+                    finally:
+                        gc_release()
+            else:
+                va = None
             self._scratch = buf
         finally:
             self._lock.release()
-        if _PENDING[0]:
+        if _PENDING[0] or lib.gpuvm_warn_nqueued:
             _raise_pending()
         return va
 
@@ -584,6 +613,9 @@ class VM:
     def _collect(self, addr: int, range_: int, whole: bool, skip_kernel: bool,
                  pieces: bool = False) -> list[Any]:
         ptr = self._enter()
+        # From the C fill to the last wrapper: no collection, so no finalizer
+        # can change the VM (same thread, reentrant lock) under the records.
+        gc_hold()
         try:
             buf = self._take_scratch()
             if whole:
@@ -605,8 +637,9 @@ class VM:
                 out = _records.vas(self, src, n)
             self._scratch = buf
         finally:
+            gc_release()
             self._lock.release()
-        if _PENDING[0]:
+        if _PENDING[0] or lib.gpuvm_warn_nqueued:
             _raise_pending()
         return out
 
@@ -958,6 +991,9 @@ class VM:
     def deferred_cleanup(self) -> None:
         """``drm_gpuvm_bo_deferred_cleanup()``: free zombie vm_bos (immediate mode)."""
         with self._locked() as ptr:
+            if self._validating is not None:
+                raise VMBusyError("deferred_cleanup() during a validate walk would free "
+                                  "vm_bos of the evict list being walked")
             lib.gpuvm_driver_deferred_cleanup(ptr)
 
     def validate(self, ex: Exec | Callable[[VmBo], int | None] | None = None,
@@ -1035,6 +1071,9 @@ class VM:
         with self._lock:
             if self._walking:
                 raise VMBusyError("close() from a driver callback")
+            if self._validating is not None:
+                raise VMBusyError("close() during a validate walk of this VM (from its "
+                                  "callback, or from a finalizer or hook it ran)")
             ptr = self._ptr
             if ptr is None:
                 return

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from . import _callbacks  # noqa: F401  (C callbacks and the WARN hook)
 from . import _records
 from ._gpuvm import ffi, lib
-from ._util import retry
-from .errors import DetachedError
+from ._util import gc_hold, gc_release, no_copy, retry
+from .errors import DetachedError, VMBusyError
 
 if TYPE_CHECKING:
     from ._gpuvm import CData
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["VmBo"]
 
 
+@no_copy
 class VmBo:
     """The vm_bo of ``obj`` in ``vm`` (see :meth:`pygpuvm.VM.obtain`)."""
 
@@ -62,14 +63,19 @@ class VmBo:
         """The VAs linked to this vm_bo, in link order (docs/trace-format.md ``bova`` order)."""
         with self._vm._locked():
             ptr = self._live()
-            n, arr = retry(partial(lib.pygpuvm_vm_bo_va_recs, ptr), 16,
-                           lambda m: ffi.new("u64[]", max(1, m) * _records.VA_W))
-            return _records.vas(self._vm, arr, n)
+            gc_hold()
+            try:
+                n, arr = retry(partial(lib.pygpuvm_vm_bo_va_recs, ptr), 16,
+                               lambda m: ffi.new("u64[]", max(1, m) * _records.VA_W))
+                return _records.vas(self._vm, arr, n)
+            finally:
+                gc_release()
 
     @property
     def evicted(self) -> bool:
         """``drm_gpuvm_bo.evicted``: the last value given to :meth:`evict`."""
-        return bool(self._live().evicted)
+        with self._vm._lock:
+            return bool(self._live().evicted)
 
     def evict(self, evict: bool = True) -> None:
         """``drm_gpuvm_bo_evict()`` with the GEM's resv held, as the kernel requires.
@@ -79,20 +85,33 @@ class VmBo:
         ``drm_gpuvm_prepare_objects()`` (kernel behaviour).
         """
         with self._vm._locked():
+            walk = self._vm._validating
+            if walk is not None and (evict or walk.current is not self):
+                raise VMBusyError(
+                    "evict() during a validate walk of this VM: the walk is iterating over "
+                    "the evict list, so only evict(False) of the vm_bo given to the callback "
+                    "is allowed")
             lib.gpuvm_driver_bo_evict(self._live(), bool(evict))
+
+    # The reads below take the VM lock (not only the C lock they need): a close()
+    # of the VM in another thread releases this wrapper's reference under that
+    # lock, so it cannot free the vm_bo between _live() and the C read.
 
     @property
     def on_extobj_list(self) -> bool:
-        return bool(lib.gpuvm_driver_bo_on_extobj_list(self._live()))
+        with self._vm._lock:
+            return bool(lib.gpuvm_driver_bo_on_extobj_list(self._live()))
 
     @property
     def on_evict_list(self) -> bool:
-        return bool(lib.gpuvm_driver_bo_on_evict_list(self._live()))
+        with self._vm._lock:
+            return bool(lib.gpuvm_driver_bo_on_evict_list(self._live()))
 
     @property
     def refcount(self) -> int:
         """The C reference count (this object's reference included)."""
-        return int(lib.pygpuvm_vm_bo_refcount(self._live()))
+        with self._vm._lock:
+            return int(lib.pygpuvm_vm_bo_refcount(self._live()))
 
     def __repr__(self) -> str:
         state = " detached" if self._ptr is None else ""

@@ -281,6 +281,7 @@ def test_init_put_on_a_vm_the_caller_owns():
     lib.drm_gpuvm_put(ffi.NULL)                              # NULL-safe
     with pytest.warns(pygpuvm.GpuvmWarning, match="vm_free is missing"):
         lib.drm_gpuvm_put(vm)
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
     assert vm.name == ffi.NULL                               # fini ran
     assert lib.gpuvm_alloc_live() == live                    # r_obj went with fini
 
@@ -325,6 +326,7 @@ def test_missing_step_callbacks():
     lib.drm_gpuva_remove(va)
     with pytest.warns(pygpuvm.GpuvmWarning, match="vm_free is missing"):
         lib.drm_gpuvm_put(vm)
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
 
 
 def test_resv_object_alloc_failure():
@@ -431,6 +433,7 @@ def test_link_unlink_raw(world):
     # The _locked forms need the GEM's gpuva lock (its resv in staged mode).
     with pytest.warns(pygpuvm.GpuvmWarning, match="lock not held"):
         lib.drm_gpuva_unlink_locked(va)
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
     assert va.vm_bo == ffi.NULL and lib.pygpuvm_vm_bo_refcount(vm_bo) == 1
     assert lib.dma_resv_lock(a.resv, ffi.NULL) == 0
     with NoWarn():
@@ -448,6 +451,7 @@ def test_link_unlink_raw(world):
     va.gem.obj = b
     with pytest.warns(pygpuvm.GpuvmWarning, match="differs"):
         lib.drm_gpuva_link(va, vm_bo)
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
     assert va.vm_bo == vm_bo
     va.gem.obj = a
     lib.drm_gpuva_unlink(va)
@@ -507,6 +511,7 @@ def test_window_end_overflow_uses_the_wrapped_end():
     # uses the wrapped end, so no request fits.
     with pytest.warns(pygpuvm.GpuvmWarning, match="GPUVA address limited"):
         vm = lib.pygpuvm_vm_create(b"wrap", 0, U64 - 0x1000, 0x2000, 0, 0)
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
     try:
         assert (vm.mm_start, vm.mm_range) == (U64 - 0x1000, 0x2000)
         for addr, rng in [(U64 - 0x1000, 0x800), (U64 - 0x1000, 0x1000), (U64 - 0x1000, 0),
@@ -879,6 +884,7 @@ def test_bo_unmap_link_order_and_never_keep(world, flags):
     # Without the lock the _locked form says so (and still answers).
     with pytest.warns(pygpuvm.GpuvmWarning, match="lock not held"):
         assert w.read(lib.drm_gpuvm_bo_unmap_ops_create_locked(vm_bo)) == expect
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
     lib.gpuvm_driver_bo_put(vm_bo)
 
 
@@ -1353,6 +1359,7 @@ def test_sm_exec_lock_prepares_only_the_request_object(world):
     with pytest.warns(pygpuvm.GpuvmWarning, match="num_fences"):
         ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(
             w.vm, ex, 0, map_req(0x2000, 0x3800, r, 0)))
+        pygpuvm.raw.flush_warnings()   # raw calls queue their WARNs
     assert ret == -errno.EINVAL and locked == []          # unlocked again
     lib.drm_exec_fini(ex)
     ret, locked, ex = exec_run(lambda ex: lib.drm_gpuvm_sm_map_exec_lock(

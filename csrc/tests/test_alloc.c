@@ -261,6 +261,70 @@ static bool test_warn_hook(void)
 	return true;
 }
 
+static void *warn_in_thread(void *arg)
+{
+	(void)arg;
+	WARN(1, "queued in a thread that exits");
+	return NULL;
+}
+
+/* Deferred WARNs: queued per thread, popped in order, bounded, never hooked. */
+static bool test_warn_queue(void)
+{
+	struct hook_log log = { 0 };
+	unsigned long warns0 = gpuvm_warn_count();
+	const char *file;
+	char msg[64];
+	int line, expect_line;
+	pthread_t t;
+
+	gpuvm_set_warn_hook(log_hook, &log);
+	gpuvm_warn_queue(true);
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 0);
+
+	expect_line = __LINE__ + 1;
+	WARN(1, "first %d", 1);
+	WARN(1, "second");
+	ASSERT_EQ(log.calls, 0);
+	ASSERT_EQ(gpuvm_warn_nqueued, 2);
+	ASSERT_EQ(gpuvm_warn_count(), warns0 + 2);
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 1);
+	ASSERT_EQ(strcmp(msg, "first 1"), 0);
+	ASSERT_EQ(line, expect_line);
+	ASSERT_NONNULL(strstr(file, "test_alloc.c"));
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 1);
+	ASSERT_EQ(strcmp(msg, "second"), 0);
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 0);
+	ASSERT_EQ(gpuvm_warn_nqueued, 0);
+
+	/* Another thread's WARNs are its own; it prints them when it exits. */
+	ASSERT_EQ(pthread_create(&t, NULL, warn_in_thread, NULL), 0);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 0);
+	ASSERT_EQ(gpuvm_warn_nqueued, 0);
+
+	/* A full queue drops the rest and says how many, once, at the end. */
+	for (int i = 0; i < 40; i++)
+		WARN(1, "flood %d", i);
+	for (int i = 0; i < 16; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "flood %d", i);
+		ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 1);
+		ASSERT_EQ(strcmp(msg, want), 0);
+	}
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 1);
+	ASSERT_NONNULL(strstr(msg, "24 more WARNs"));
+	ASSERT_EQ(gpuvm_warn_pop(&file, &line, msg, sizeof(msg)), 0);
+	ASSERT_EQ(gpuvm_warn_nqueued, 0);
+
+	gpuvm_warn_queue(false);
+	WARN(1, "hooked again");
+	ASSERT_EQ(log.calls, 1);
+	gpuvm_set_warn_hook(NULL, NULL);
+	return true;
+}
+
 static void warn_without_hook(void *arg)
 {
 	(void)arg;
@@ -313,6 +377,7 @@ int main(void)
 	RUN(test_krealloc);
 	RUN(test_fail_nth_threads);
 	RUN(test_warn_hook);
+	RUN(test_warn_queue);
 	RUN(test_default_warn_and_bug);
 	return harness_done();
 }

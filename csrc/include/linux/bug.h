@@ -34,6 +34,23 @@ unsigned long gpuvm_warn_count(void);
 /* Install (or with NULL remove) the WARN callback; thread-safe. */
 void gpuvm_set_warn_hook(gpuvm_warn_fn fn, void *data);
 
+/*
+ * Deferred WARNs (for bindings whose hook must not run while C holds locks,
+ * e.g. a Python hook). While the queue is on (process-wide), WARNs are counted
+ * and stored in a small queue of the thread raising them instead of reaching
+ * the hook; that thread pops them once its C call has returned. A full queue drops further
+ * messages and counts them. gpuvm_warn_nqueued: entries queued in all threads
+ * (a cheap "anything to pop?" test; only gpuvm_warn_pop() tells this thread's).
+ */
+void gpuvm_warn_queue(bool on);
+extern unsigned long gpuvm_warn_nqueued;
+/*
+ * Pop this thread's oldest queued WARN into @file/@line/@msg (@size bytes):
+ * 1 if one was popped, 0 if none is queued. After the queued ones, dropped
+ * messages are reported once as a single entry ("N more WARNs ...", line 0).
+ */
+int gpuvm_warn_pop(const char **file, int *line, char *msg, size_t size);
+
 GPUVM_NORETURN void gpuvm_bug(const char *file, int line, const char *fmt, ...)
 	GPUVM_PRINTF(3, 4);
 
