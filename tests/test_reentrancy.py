@@ -12,6 +12,7 @@ import copy
 import gc
 import pickle
 import subprocess
+import tempfile
 import sys
 import textwrap
 import threading
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.usefixtures("no_c_leaks")
 
 def run_script(src: str, timeout: float = 60) -> str:
     """Run ``src`` in a fresh interpreter; it must exit 0. Returns its stdout."""
+    # Run outside the checkout: there `import pygpuvm` would find the source tree
+    # (no compiled extension) instead of the installed package.
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(src)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, cwd=tempfile.gettempdir())
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -409,7 +412,7 @@ def test_replay_tools_on_numbers_past_the_int_digit_limit(tmp_path, cmd, line):
         path.write_text("vm 0 0x1000000000000 0 0x1000\nbo A\n" + body + "\n")
         where = 3
     proc = subprocess.run([sys.executable, "-m", "pygpuvm", cmd, str(path)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert f"line {where}" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr) < 1000
