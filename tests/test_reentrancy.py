@@ -32,7 +32,7 @@ def run_script(src: str, timeout: float = 60) -> str:
     # Run outside the checkout: there `import pygpuvm` would find the source tree
     # (no compiled extension) instead of the installed package.
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(src)], capture_output=True,
-                          text=True, timeout=timeout, cwd=tempfile.gettempdir())
+                          text=True, timeout=timeout, cwd=tempfile.mkdtemp())
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}")
     return proc.stdout
