@@ -723,6 +723,7 @@ class VM:
     # The columnar query (pygpuvm/table.py): a plain function used as a method,
     # so that a small query pays no extra Python frame.
     table = _table.query
+    tables = _table.query_many
 
     def to_svg(self, start: int | None = None, end: int | None = None,
                width: int = 1200) -> str:
