@@ -424,13 +424,16 @@ static int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *
 	return ret;
 }
 
-/* Drop the references pygpuvm_vm_bind() took (records marked PYGPUVM_OP_HELD). */
-static void pygpuvm_put_held(u64 *recs, size_t n)
+/*
+ * Drop the references pygpuvm_vm_bind() took (records marked PYGPUVM_OP_HELD)
+ * in the first @n records of its buffer @buf (header included).
+ */
+static void pygpuvm_put_held(u64 *buf, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		u64 *r = recs + i * PYGPUVM_OP_WORDS;
+		u64 *r = buf + PYGPUVM_HDR_WORDS + i * PYGPUVM_OP_WORDS;
 
 		if (r[0] & PYGPUVM_OP_HELD) {
 			r[0] &= ~(u64)PYGPUVM_OP_HELD;
@@ -485,7 +488,8 @@ static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
  * removed VAs (other than @obj) are held (PYGPUVM_OP_HELD) until
  * pygpuvm_put_held(). When the records do not fit in @words nothing is
  * applied (the caller retries with room for the returned count). Returns the
- * op count | failed pieces << 32, or -errno (nothing changed).
+ * op count | failed pieces << 32 | PYGPUVM_BIND_WARNED if WARNs are queued,
+ * or -errno (nothing changed).
  */
 static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 			    struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words)
@@ -516,11 +520,15 @@ static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 	buf[2] = (u64)st.failed;
 	if (ret < 0) {
 		if (rec.n <= rec.max)
-			pygpuvm_put_held(rec.recs, rec.n);
+			pygpuvm_put_held(buf, rec.n);
 		return ret;
 	}
-	/* The failed count rides along: a plain map then needs no buffer read. */
-	return (long)rec.n | (st.failed << 32);
+	/*
+	 * The failed count and the WARN flag ride along: a return of 1 (one op,
+	 * nothing failed, no WARN queued) is the fast path of VM.map/VM.unmap.
+	 */
+	return (long)rec.n | (st.failed << 32) |
+	       (__atomic_load_n(&gpuvm_warn_nqueued, __ATOMIC_RELAXED) ? PYGPUVM_BIND_WARNED : 0);
 }
 
 /* ------------------------------------------------------------------ batch */

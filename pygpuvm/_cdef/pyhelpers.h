@@ -53,6 +53,7 @@ unsigned int pygpuvm_gem_refcount(struct drm_gem_object *obj);
 #define PYGPUVM_FAILED_AT ...
 #define PYGPUVM_FAILED_MAX ...
 #define PYGPUVM_REQ_WORDS ...
+#define PYGPUVM_BIND_WARNED ...
 
 void pygpuvm_op_rec(const struct drm_gpuva_op *op, u64 *out);
 /* Records of every op of @ops (at most @max written); returns the op count. */
@@ -107,11 +108,13 @@ int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
  * PYGPUVM_FAILED_MAX failed pieces. GEMs of removed VAs (other than @obj)
  * are held (PYGPUVM_OP_HELD) until pygpuvm_put_held(). More ops than fit in
  * @words: nothing applied, the count returned. Returns the op count |
- * failed pieces << 32, or -errno (nothing changed).
+ * failed pieces << 32 | PYGPUVM_BIND_WARNED (WARNs are queued), or -errno
+ * (nothing changed).
  */
 long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 		     struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words);
-void pygpuvm_put_held(u64 *recs, size_t n);
+/* Drop the held references of the first @n records of a pygpuvm_vm_bind() @buf. */
+void pygpuvm_put_held(u64 *buf, size_t n);
 /*
  * VM.run_batch: requests of PYGPUVM_REQ_WORDS words through
  * gpuvm_driver_bind_batch() under the caller's VM lock, without calling
