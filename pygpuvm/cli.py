@@ -223,18 +223,8 @@ def _emit(text: str, path: str | None) -> int:
 
 
 def _cmd_show(path: str, width: int | None, args: argparse.Namespace | None = None) -> int:
-    if args is not None and args.format != "text":
-        try:
-            f = _open(path)
-        except OSError as exc:
-            sys.stderr.write(f"pygpuvm show: {path}: {exc.strerror}\n")
-            return 2
-        try:
-            return _show_picture(f, args)
-        finally:
-            if f is not sys.stdin.buffer:
-                f.close()
-    if width is not None and width < 8:
+    picture = args is not None and args.format != "text"
+    if not picture and width is not None and width < 8:
         sys.stderr.write("pygpuvm show: --width must be at least 8\n")
         return 2
     try:
@@ -243,6 +233,9 @@ def _cmd_show(path: str, width: int | None, args: argparse.Namespace | None = No
         sys.stderr.write(f"pygpuvm show: {path}: {exc.strerror}\n")
         return 2
     try:
+        if picture:
+            assert args is not None
+            return _show_picture(f, args)
         return _show(f, width, "pygpuvm show", sys.stdout)
     finally:
         if f is not sys.stdin.buffer:

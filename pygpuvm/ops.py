@@ -197,13 +197,14 @@ class Ops(Sequence[Op]):
     __slots__ = ("_vm", "_ptr", "_items", "_lazy", "_gen", "kind", "applied", "__weakref__")
 
     def __init__(self, vm: VM, ptr: Any, ops: Sequence[Op], gen: int, kind: str,
-                 applied: bool = False) -> None:
+                 applied: bool = False, lazy: tuple[Any, ...] | None = None) -> None:
         # @ptr: the C list with a VM reference taken for it, already under ffi.gc; or None
         # (steps records, and lists VM.map/unmap applied and freed in the same call).
+        # @lazy: instead of @ops, what makes them on first use.
         self._vm = vm
         self._ptr = ptr
-        self._items: tuple[Op, ...] | None = tuple(ops)
-        self._lazy: tuple[Any, ...] | None = None
+        self._items: tuple[Op, ...] | None = tuple(ops) if lazy is None else None
+        self._lazy = lazy
         self._gen = gen
         self.kind = kind
         self.applied = applied

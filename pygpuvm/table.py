@@ -63,7 +63,47 @@ def _cast(data: Any) -> memoryview:
     return memoryview(data).toreadonly().cast("Q")
 
 
-class Table(tuple):  # type: ignore[type-arg]
+class _Columns:
+    """The five columns of :class:`Table` and :class:`Tables`: ``_span()`` gives
+    (data, stride, first row, rows) of the column-major u64 data."""
+
+    __slots__ = ()
+
+    def _span(self) -> tuple[Any, int, int, int]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def column(self, name: str) -> memoryview:
+        """The column ``name`` (one of :data:`COLUMNS`) as a read-only ``memoryview`` of u64."""
+        try:
+            i = COLUMNS.index(name)
+        except ValueError:
+            raise KeyError(f"no column {name!r}; columns: {', '.join(COLUMNS)}") from None
+        data, stride, first, n = self._span()
+        at = i * stride + first
+        return _cast(data)[at:at + n]
+
+    @property
+    def addr(self) -> memoryview:
+        return self.column("addr")
+
+    @property
+    def range(self) -> memoryview:
+        return self.column("range")
+
+    @property
+    def offset(self) -> memoryview:
+        return self.column("offset")
+
+    @property
+    def obj_id(self) -> memoryview:
+        return self.column("obj_id")
+
+    @property
+    def flags(self) -> memoryview:
+        return self.column("flags")
+
+
+class Table(_Columns, tuple):  # type: ignore[type-arg]
     """The mappings of a VM overlapping ``[start, end)``, as columns (see the module).
 
     A tuple underneath (so that making one is a single allocation): treat it as
@@ -96,34 +136,8 @@ class Table(tuple):  # type: ignore[type-arg]
         v: int = self[6]
         return v
 
-    def column(self, name: str) -> memoryview:
-        """The column ``name`` (one of :data:`COLUMNS`) as a read-only ``memoryview`` of u64."""
-        try:
-            i = COLUMNS.index(name)
-        except ValueError:
-            raise KeyError(f"no column {name!r}; columns: {', '.join(COLUMNS)}") from None
-        at: int = i * self[2] + self[7]
-        return _cast(self[0])[at:at + self[1]]
-
-    @property
-    def addr(self) -> memoryview:
-        return self.column("addr")
-
-    @property
-    def range(self) -> memoryview:
-        return self.column("range")
-
-    @property
-    def offset(self) -> memoryview:
-        return self.column("offset")
-
-    @property
-    def obj_id(self) -> memoryview:
-        return self.column("obj_id")
-
-    @property
-    def flags(self) -> memoryview:
-        return self.column("flags")
+    def _span(self) -> tuple[Any, int, int, int]:
+        return self[0], self[2], self[7], self[1]
 
     def rows(self) -> list[tuple[int, int, int, int, int]]:
         """Every row as ``(addr, range, offset, obj_id, flags)`` tuples."""
@@ -243,7 +257,7 @@ def query(vm: VM, start: int = 0, end: int = 1 << 64, *, reserved: bool = False,
         lock.release()
 
 
-class Tables:
+class Tables(_Columns):
     """The answers of :meth:`pygpuvm.VM.tables`: for each query range, in order,
     the mappings overlapping it.
 
@@ -303,34 +317,8 @@ class Tables:
     def __repr__(self) -> str:
         return f"<Tables {len(self._ranges)} queries, {self._total} rows>"
 
-    def column(self, name: str) -> memoryview:
-        """The column ``name`` over every query's rows (read-only u64 memoryview)."""
-        try:
-            i = COLUMNS.index(name)
-        except ValueError:
-            raise KeyError(f"no column {name!r}; columns: {', '.join(COLUMNS)}") from None
-        at = i * self._room
-        return _cast(self._data)[at:at + self._total]
-
-    @property
-    def addr(self) -> memoryview:
-        return self.column("addr")
-
-    @property
-    def range(self) -> memoryview:
-        return self.column("range")
-
-    @property
-    def offset(self) -> memoryview:
-        return self.column("offset")
-
-    @property
-    def obj_id(self) -> memoryview:
-        return self.column("obj_id")
-
-    @property
-    def flags(self) -> memoryview:
-        return self.column("flags")
+    def _span(self) -> tuple[Any, int, int, int]:
+        return self._data, self._room, 0, self._total
 
     def objects(self) -> dict[int, GemObject]:
         """``obj_id -> GemObject`` over every query's rows (as :meth:`Table.objects`:

@@ -37,19 +37,19 @@ class Va:
     # made when C is touched, which the hot paths (find, iteration) never do.
     __slots__ = ("_vm", "_key", "addr", "range", "offset", "obj", "kernel", "_flags",
                  "_detached", "__weakref__")
+    _vm: VM
+    _key: int
+    addr: int
+    range: int
+    offset: int
+    obj: GemObject | None
+    kernel: bool
+    _flags: int
+    _detached: bool
 
-    def __init__(self, vm: VM, key: int, addr: int, range: int, offset: int,
-                 obj: GemObject | None, kernel: bool, flags: int,
-                 detached: bool = False) -> None:
-        self._vm = vm
-        self._key = key
-        self.addr = addr
-        self.range = range
-        self.offset = offset
-        self.obj = obj
-        self.kernel = kernel
-        self._flags = flags
-        self._detached = detached
+    def __init__(self, *args: Any) -> None:
+        # Wrappers come from their VM (pygpuvm/_records.make_va, one per C VA).
+        raise TypeError("Va objects come from a VM (vm.find, vm.vas, iteration, ops)")
 
     @property
     def _ptr(self) -> Any:

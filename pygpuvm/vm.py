@@ -58,7 +58,7 @@ from .errors import (
     error_from_errno,
 )
 from .gem import GemObject
-from .ops import MapOp, Op, Ops, Piece
+from .ops import Op, Ops, Piece
 from .va import Va
 from .vm_bo import VmBo
 
@@ -84,8 +84,6 @@ _2_64 = 1 << 64
 _NULL = ffi.NULL
 _new = ffi.new
 _unpack = ffi.unpack
-_tuple_new = tuple.__new__
-_object_new = object.__new__
 _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
 _collect_recs = lib.pygpuvm_vm_collect_recs
@@ -118,19 +116,6 @@ def _va_words(n: int) -> Any:
 
 def _vm_bo_ptrs(n: int) -> Any:
     return _new("struct drm_gpuvm_bo *[]", max(1, n))
-
-
-def _applied(vm: VM, ops: Sequence[Op], gen: int, kind: str) -> Ops:
-    """The Ops of a request VM.map/VM.unmap applied (and freed) in the same call."""
-    result: Ops = _object_new(Ops)
-    result._vm = vm
-    result._ptr = None
-    result._items = tuple(ops)
-    result._lazy = None
-    result._gen = gen
-    result.kind = kind
-    result.applied = True
-    return result
 
 
 def _busy() -> VMBusyError:
@@ -466,14 +451,8 @@ class VM:
                     self._gen = gen + 1
                     self._count += delta
                     self._scratch = scratch
-                    result: Ops = _object_new(Ops)
-                    result._vm = self
-                    result._ptr = None
-                    result._items = None
-                    result._lazy = lazy
-                    result._gen = gen
-                    result.kind = "map" if kind == _KIND_MAP else "unmap"
-                    result.applied = True
+                    result = Ops(self, None, (), gen, "map" if kind == _KIND_MAP else "unmap",
+                                 True, lazy)
                     lock.release()
                     if _PENDING[0]:
                         _raise_pending()
@@ -523,7 +502,7 @@ class VM:
         if n:
             self._gen = gen + 1
             self._count += delta - failed
-        return _applied(self, ops, gen, what), warn
+        return Ops(self, None, ops, gen, what, True), warn
 
     def _apply_locked(self, vmp: Any, ops: Ops) -> None:
         if ops._vm is not self:
