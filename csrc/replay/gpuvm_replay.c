@@ -30,6 +30,7 @@
 
 #include "drm/gpuvm_driver.h"
 
+#include "replay.h"
 #include "trace.h"
 #include "va_pool.h"
 
@@ -44,6 +45,7 @@ struct replay {
 	struct trace_parser parser;
 	bool bench;
 	FILE *out;
+	FILE *err; /* diagnostics */
 
 	struct drm_device *drm;
 	struct drm_gpuvm *vm;
@@ -245,7 +247,7 @@ static void on_warn(const char *file, int line, const char *msg, void *data)
 	}
 	r->unexpected_warns++;
 	fflush(r->out);
-	fprintf(stderr, PROG ": line %lu: unexpected WARN at %s:%d: %s\n", r->line, file, line,
+	fprintf(r->err, PROG ": line %lu: unexpected WARN at %s:%d: %s\n", r->line, file, line,
 		msg);
 }
 
@@ -296,7 +298,7 @@ static int exec_vm(struct replay *r, const struct trace_cmd *c)
 
 	if (r->limit_warns != expected) {
 		r->unexpected_warns++;
-		fprintf(stderr, PROG ": line %lu: drm_gpuvm_init() reported %u overflow WARNs, expected %u\n",
+		fprintf(r->err, PROG ": line %lu: drm_gpuvm_init() reported %u overflow WARNs, expected %u\n",
 			r->line, r->limit_warns, expected);
 	}
 	if (!r->bench)
@@ -593,6 +595,7 @@ static int run_bench(struct replay *r)
 	return st == TRACE_EOF ? 0 : -EINVAL;
 }
 
+#ifndef GPUVM_REPLAY_NO_MAIN
 static void usage(FILE *f)
 {
 	fputs("usage: " PROG " [--bench] [FILE|-]\n"
@@ -602,20 +605,78 @@ static void usage(FILE *f)
 	      "           command after the last 'mark' (parsing not timed)\n",
 	      f);
 }
+#endif
 
-int main(int argc, char **argv)
+int gpuvm_replay_stream(FILE *in, FILE *out, FILE *err, bool bench)
 {
-	static char outbuf[1 << 16];
-	const char *path = NULL;
 	struct replay r;
-	FILE *in;
 	long live0;
 	int ret, status;
 
 	memset(&r, 0, sizeof(r));
+	r.bench = bench;
+	r.out = out;
+	r.err = err;
+	live0 = gpuvm_alloc_live();
+	trace_parser_init(&r.parser, in);
+	replay_driver_init(&r);
+	gpuvm_set_warn_hook(on_warn, &r);
+
+	ret = r.bench ? run_bench(&r) : run_normal(&r);
+	status = 0;
+	if (ret == -EINVAL) {
+		fflush(out);
+		if (r.parser.err_line)
+			fprintf(err, PROG ": line %lu: %s\n", r.parser.err_line, r.parser.err);
+		else
+			fprintf(err, PROG ": %s\n", r.parser.err);
+		status = r.parser.err_line ? 2 : 1;
+	} else if (ret) {
+		fflush(out);
+		fprintf(err, PROG ": line %lu: out of memory\n", r.line);
+		status = 1;
+	} else if (r.bench) {
+		double ns = r.timed_cmds ? (double)r.timed_ns / (double)r.timed_cmds : 0.0;
+
+		fprintf(out, "ops %lu ns_per_cmd %.2f\n", r.timed_cmds, ns);
+	}
+
+	/*
+	 * Everything the trace printed is out before the VM is torn down, so a
+	 * backend that crashes there (a kernel bug, docs/kernel-backend.md)
+	 * still shows its output.
+	 */
+	fflush(out);
+	teardown(&r);
+	gpuvm_set_warn_hook(NULL, NULL);
+	if (gpuvm_alloc_live() != live0) {
+		fprintf(err, PROG ": leak: %ld allocations still live after teardown\n",
+			gpuvm_alloc_live() - live0);
+		if (!status)
+			status = 1;
+	}
+	if (r.unexpected_warns && !status)
+		status = 1;
+	if (fflush(out) || ferror(out)) {
+		fprintf(err, PROG ": write error\n");
+		if (!status)
+			status = 1;
+	}
+	return status;
+}
+
+#ifndef GPUVM_REPLAY_NO_MAIN
+int main(int argc, char **argv)
+{
+	static char outbuf[1 << 16];
+	const char *path = NULL;
+	bool bench = false;
+	FILE *in;
+	int status;
+
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--bench")) {
-			r.bench = true;
+			bench = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -640,53 +701,9 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-	r.out = stdout;
-	live0 = gpuvm_alloc_live();
-	trace_parser_init(&r.parser, in);
-	replay_driver_init(&r);
-	gpuvm_set_warn_hook(on_warn, &r);
-
-	ret = r.bench ? run_bench(&r) : run_normal(&r);
-	status = 0;
-	if (ret == -EINVAL) {
-		fflush(stdout);
-		if (r.parser.err_line)
-			fprintf(stderr, PROG ": line %lu: %s\n", r.parser.err_line, r.parser.err);
-		else
-			fprintf(stderr, PROG ": %s\n", r.parser.err);
-		status = r.parser.err_line ? 2 : 1;
-	} else if (ret) {
-		fflush(stdout);
-		fprintf(stderr, PROG ": line %lu: out of memory\n", r.line);
-		status = 1;
-	} else if (r.bench) {
-		double ns = r.timed_cmds ? (double)r.timed_ns / (double)r.timed_cmds : 0.0;
-
-		printf("ops %lu ns_per_cmd %.2f\n", r.timed_cmds, ns);
-	}
-
-	/*
-	 * Everything the trace printed is out before the VM is torn down, so a
-	 * backend that crashes there (a kernel bug, docs/kernel-backend.md)
-	 * still shows its output.
-	 */
-	fflush(stdout);
-	teardown(&r);
-	gpuvm_set_warn_hook(NULL, NULL);
+	status = gpuvm_replay_stream(in, stdout, stderr, bench);
 	if (in != stdin)
 		fclose(in);
-	if (gpuvm_alloc_live() != live0) {
-		fprintf(stderr, PROG ": leak: %ld allocations still live after teardown\n",
-			gpuvm_alloc_live() - live0);
-		if (!status)
-			status = 1;
-	}
-	if (r.unexpected_warns && !status)
-		status = 1;
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, PROG ": write error\n");
-		if (!status)
-			status = 1;
-	}
 	return status;
 }
+#endif
