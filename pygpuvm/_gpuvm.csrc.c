@@ -588,3 +588,78 @@ static size_t pygpuvm_vm_run_batch(struct drm_gpuvm *vm, const u64 *reqs, size_t
 	out->processed = done;
 	return done;
 }
+
+/* ------------------------------------------------------------ va tables */
+
+/*
+ * VM.table(): gpuvm_va_table_fill() into @out (room for @room rows a
+ * column), then, when every row fitted, the columns moved together (stride =
+ * the row count) so the caller copies 5 * count words. Returns the count.
+ */
+static size_t pygpuvm_va_table(struct drm_gpuvm *vm, u64 first, u64 last, bool skip_kernel,
+			       u64 *out, size_t room)
+{
+	size_t n = gpuvm_va_table_fill(vm, first, last, skip_kernel, out, room);
+	size_t c;
+
+	if (n < room)
+		for (c = 1; c < GPUVM_VA_TABLE_COLUMNS; c++)
+			memmove(out + c * n, out + c * room, n * sizeof(*out));
+	return n;
+}
+
+#define PYG_TABLES_TMP 16
+
+/*
+ * VM.tables(): the rows of @nq queries one after the other in the five
+ * columns of @out (@room rows a column); counts[i] = the rows of query i.
+ * @ranges: (start, end) pairs, end exclusive, when @exclusive, else
+ * inclusive (first, last) pairs; end <= start, or last < first, is an empty
+ * query. Rows beyond @room are counted, not written. Returns the total, or
+ * (size_t)-1 when a temporary buffer could not be allocated.
+ */
+static size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t nq,
+				bool exclusive, bool skip_kernel, u64 *out, size_t room,
+				u64 *counts)
+{
+	u64 tmp[GPUVM_VA_TABLE_COLUMNS * PYG_TABLES_TMP];
+	size_t total = 0, i, c;
+
+	for (i = 0; i < nq; i++) {
+		u64 first = ranges[2 * i], last = ranges[2 * i + 1];
+		u64 *src = tmp;
+		size_t n;
+
+		if (exclusive) {
+			if (last <= first) {
+				counts[i] = 0;
+				continue;
+			}
+			last--;
+		}
+		if (last < first) {
+			counts[i] = 0;
+			continue;
+		}
+		n = gpuvm_va_table_fill(vm, first, last, skip_kernel, tmp, PYG_TABLES_TMP);
+		counts[i] = n;
+		if (n && total + n <= room) {
+			size_t stride = PYG_TABLES_TMP;
+
+			if (n > PYG_TABLES_TMP) {
+				src = kmalloc_array(GPUVM_VA_TABLE_COLUMNS * n, sizeof(*src),
+						    GFP_KERNEL);
+				if (!src)
+					return (size_t)-1;
+				gpuvm_va_table_fill(vm, first, last, skip_kernel, src, n);
+				stride = n;
+			}
+			for (c = 0; c < GPUVM_VA_TABLE_COLUMNS; c++)
+				memcpy(out + c * room + total, src + c * stride, n * sizeof(*out));
+			if (src != tmp)
+				kfree(src);
+		}
+		total += n;
+	}
+	return total;
+}
