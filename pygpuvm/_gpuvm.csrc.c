@@ -611,14 +611,16 @@ static size_t pygpuvm_va_table(struct drm_gpuvm *vm, u64 first, u64 last, bool s
 #define PYG_TABLES_TMP 16
 
 /*
- * VM.tables(): the rows of @nq queries (@ranges: inclusive first, last
- * pairs; last < first is an empty query) one after the other in the five
+ * VM.tables(): the rows of @nq queries one after the other in the five
  * columns of @out (@room rows a column); counts[i] = the rows of query i.
- * Rows beyond @room are counted, not written. Returns the total, or
+ * @ranges: (start, end) pairs, end exclusive, when @exclusive, else
+ * inclusive (first, last) pairs; end <= start, or last < first, is an empty
+ * query. Rows beyond @room are counted, not written. Returns the total, or
  * (size_t)-1 when a temporary buffer could not be allocated.
  */
 static size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t nq,
-				bool skip_kernel, u64 *out, size_t room, u64 *counts)
+				bool exclusive, bool skip_kernel, u64 *out, size_t room,
+				u64 *counts)
 {
 	u64 tmp[GPUVM_VA_TABLE_COLUMNS * PYG_TABLES_TMP];
 	size_t total = 0, i, c;
@@ -628,6 +630,13 @@ static size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t 
 		u64 *src = tmp;
 		size_t n;
 
+		if (exclusive) {
+			if (last <= first) {
+				counts[i] = 0;
+				continue;
+			}
+			last--;
+		}
 		if (last < first) {
 			counts[i] = 0;
 			continue;

@@ -51,6 +51,11 @@ OP_HELD = int(lib.PYGPUVM_OP_HELD)
 HDR = int(lib.PYGPUVM_HDR_WORDS)
 FAILED_MAX = int(lib.PYGPUVM_FAILED_MAX)
 BIND_WARNED = int(lib.PYGPUVM_BIND_WARNED)
+# Each VM keeps one scratch buffer for the records of a call: room for the
+# ops of any ordinary request (SCRATCH_OPS), or a few dozen VAs or table rows
+# of a range query.
+SCRATCH_OPS = 16
+SCRATCH_WORDS = HDR + SCRATCH_OPS * OP_W
 
 # The first op record of a buffer (after its header), read from the buffer's
 # ffi.buffer() in one call: cheaper than ffi.unpack for one record.

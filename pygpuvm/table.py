@@ -30,9 +30,11 @@ resolved before (``vm.table(..., objects=True)`` resolves them at once).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._records import SCRATCH_WORDS
 from .raw import ffi, lib
 from .errors import StaleOpsError
 from .gem import GemObject, gem_from_addr
@@ -54,6 +56,7 @@ _tuple_new = tuple.__new__
 _U64_MAX = (1 << 64) - 1
 _2_64 = 1 << 64
 _NCOL = len(COLUMNS)
+_ROW_BYTES = 8 * _NCOL
 
 
 def _cast(data: Any) -> memoryview:
@@ -195,8 +198,13 @@ def query(vm: VM, start: int = 0, end: int = 1 << 64, *, reserved: bool = False,
 
         start, end = _range_args(start, end)
         end = max(start, end)
+    # _locked_ptr(), inlined (the fixed cost of a small query is what matters).
     lock = vm._lock
-    ptr = _locked_ptr(vm)
+    lock.acquire()
+    ptr = vm._ptr
+    if ptr is None or vm._walking:
+        lock.release()
+        _locked_ptr(vm)
     try:
         if end == start:
             data: Any = b""
@@ -219,10 +227,9 @@ def query(vm: VM, start: int = 0, end: int = 1 << 64, *, reserved: bool = False,
                 from .vm import _new_scratch
 
                 scratch = _new_scratch()
-            room = len(scratch[1]) // (8 * _NCOL)
-            n = _fill(ptr, start, end - 1, not reserved, scratch[0], room)
-            if n <= room:
-                data = scratch[1][:8 * _NCOL * n]
+            n = _fill(ptr, start, end - 1, not reserved, scratch[0], _ROOM)
+            if n <= _ROOM:
+                data = scratch[1][:_ROW_BYTES * n]
             else:
                 buf = _new(_U64S, _NCOL * n)
                 n = _fill(ptr, start, end - 1, not reserved, buf, n)
@@ -285,6 +292,7 @@ class Tables:
 
     def __getitem__(self, i: int) -> Table:
         start, end = self._ranges[i]
+        end = max(start, end)
         t: Table = _tuple_new(Table, (self._data, _cast(self._counts)[i], self._room, self._vm,
                                       self._gen, start, end, self._offsets_list()[i]))
         return t
@@ -351,39 +359,45 @@ def query_many(vm: VM, ranges: Iterable[tuple[int, int]], *, reserved: bool = Fa
     below ``start`` is an empty range) before anything runs."""
     if isinstance(ranges, (str, bytes)):
         raise TypeError("ranges must be an iterable of (start, end) pairs")
-    pairs: list[tuple[int, int]] = []
-    flat: list[int] = []
-    put = flat.append
-    for r in ranges:
-        if type(r) is not tuple or len(r) != 2:
+    pairs: list[tuple[int, int]] = list(ranges)
+    nq = len(pairs)
+    cranges = None
+    exclusive = False
+    if nq and _set(_map(type, pairs)) <= _PAIR_TYPES and _set(_map(len, pairs)) == _TWO:
+        # The common case checked with C-level passes over the list: pairs of
+        # plain ints within u64 (an end of 2**64, a bool, anything else: below).
+        flat = list(_chain(pairs))
+        if _set(_map(type, flat)) == _INT and min(flat) >= 0 and max(flat) <= _U64_MAX:
+            cranges = _new(_U64S, flat)
+            exclusive = True
+    if cranges is None:
+        checked: list[tuple[int, int]] = []
+        flat = []
+        put = flat.append
+        for r in pairs:
             if not isinstance(r, (tuple, list)) or len(r) != 2:
                 raise TypeError(f"ranges must hold (start, end) pairs, not {r!r}")
-            r = (r[0], r[1])
-        a, b = r
-        if (type(a) is not int or type(b) is not int or a < 0 or b < a or a > _U64_MAX
-                or b > _2_64):
             from .vm import _range_args
 
-            a, b = _range_args(a, b)
+            a, b = _range_args(r[0], r[1])
             b = max(a, b)
-            r = (a, b)
-        pairs.append(r)
-        if b > a:
-            put(a)
-            put(b - 1)
-        else:
-            put(1)
-            put(0)
-    nq = len(pairs)
-    cranges = _new(_U64S, flat) if nq else _new(_U64S, 2)
+            checked.append((a, b))
+            if b > a:
+                put(a)
+                put(b - 1)
+            else:
+                put(1)
+                put(0)
+        pairs = checked
+        cranges = _new(_U64S, flat) if nq else _new(_U64S, 2)
     counts = _new(_U64S, max(1, nq))
     lock = vm._lock
     ptr = _locked_ptr(vm)
     try:
-        room = max(16, 2 * nq)
+        room = 16 + 4 * nq
         while True:
             buf = _new(_U64S, _NCOL * room)
-            total = _fill_many(ptr, cranges, nq, not reserved, buf, room, counts)
+            total = _fill_many(ptr, cranges, nq, exclusive, not reserved, buf, room, counts)
             if total == _SIZE_MAX:
                 from .errors import OutOfMemoryError
 
@@ -406,3 +420,11 @@ def query_many(vm: VM, ranges: Iterable[tuple[int, int]], *, reserved: bool = Fa
 
 
 _SIZE_MAX = int(ffi.cast("size_t", -1))
+# Rows of a query that the VM's scratch buffer holds.
+_ROOM = SCRATCH_WORDS // _NCOL
+_set = set
+_map = map
+_chain = itertools.chain.from_iterable
+_PAIR_TYPES = {tuple}
+_TWO = {2}
+_INT = {int}

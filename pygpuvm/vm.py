@@ -75,10 +75,8 @@ _KIND_UNMAP = int(lib.GPUVM_BIND_UNMAP)
 _KIND_PREFETCH = int(lib.GPUVM_BIND_PREFETCH)
 _KIND_MADVISE = int(lib.GPUVM_BIND_MADVISE)
 
-# Each VM keeps one scratch buffer for the records of a call: room for the
-# ops of any ordinary request, or a few dozen VAs of a range query.
-_SCRATCH_OPS = 16
-_SCRATCH_WORDS = HDR + _SCRATCH_OPS * OP_W
+_SCRATCH_OPS = _records.SCRATCH_OPS
+_SCRATCH_WORDS = _records.SCRATCH_WORDS
 _SCRATCH_VAS = _SCRATCH_WORDS // VA_W
 
 _U64_MAX = (1 << 64) - 1

@@ -132,10 +132,11 @@ size_t pygpuvm_vm_run_batch(struct drm_gpuvm *vm, const u64 *reqs, size_t n,
 size_t pygpuvm_va_table(struct drm_gpuvm *vm, u64 first, u64 last, bool skip_kernel,
 			u64 *out, size_t room);
 /*
- * The rows of @nq queries (@ranges: inclusive first, last pairs; last < first:
- * empty) one after the other in @out's five columns of @room rows; counts[i]:
- * rows of query i. Returns the total (rows past @room not written), or
+ * The rows of @nq queries one after the other in @out's five columns of
+ * @room rows; counts[i]: rows of query i. @ranges: (start, end) pairs with an
+ * exclusive end if @exclusive, else inclusive (first, last) pairs; an empty
+ * pair is no rows. Returns the total (rows past @room not written), or
  * (size_t)-1 on allocation failure.
  */
-size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t nq, bool skip_kernel,
-			 u64 *out, size_t room, u64 *counts);
+size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t nq, bool exclusive,
+			 bool skip_kernel, u64 *out, size_t room, u64 *counts);
