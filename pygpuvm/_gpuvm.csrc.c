@@ -424,13 +424,16 @@ static int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *
 	return ret;
 }
 
-/* Drop the references pygpuvm_vm_bind() took (records marked PYGPUVM_OP_HELD). */
-static void pygpuvm_put_held(u64 *recs, size_t n)
+/*
+ * Drop the references pygpuvm_vm_bind() took (records marked PYGPUVM_OP_HELD)
+ * in the first @n records of its buffer @buf (header included).
+ */
+static void pygpuvm_put_held(u64 *buf, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		u64 *r = recs + i * PYGPUVM_OP_WORDS;
+		u64 *r = buf + PYGPUVM_HDR_WORDS + i * PYGPUVM_OP_WORDS;
 
 		if (r[0] & PYGPUVM_OP_HELD) {
 			r[0] &= ~(u64)PYGPUVM_OP_HELD;
@@ -485,7 +488,8 @@ static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
  * removed VAs (other than @obj) are held (PYGPUVM_OP_HELD) until
  * pygpuvm_put_held(). When the records do not fit in @words nothing is
  * applied (the caller retries with room for the returned count). Returns the
- * op count | failed pieces << 32, or -errno (nothing changed).
+ * op count | failed pieces << 32 | PYGPUVM_BIND_WARNED if WARNs are queued,
+ * or -errno (nothing changed).
  */
 static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 			    struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words)
@@ -516,11 +520,15 @@ static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 	buf[2] = (u64)st.failed;
 	if (ret < 0) {
 		if (rec.n <= rec.max)
-			pygpuvm_put_held(rec.recs, rec.n);
+			pygpuvm_put_held(buf, rec.n);
 		return ret;
 	}
-	/* The failed count rides along: a plain map then needs no buffer read. */
-	return (long)rec.n | (st.failed << 32);
+	/*
+	 * The failed count and the WARN flag ride along: a return of 1 (one op,
+	 * nothing failed, no WARN queued) is the fast path of VM.map/VM.unmap.
+	 */
+	return (long)rec.n | (st.failed << 32) |
+	       (__atomic_load_n(&gpuvm_warn_nqueued, __ATOMIC_RELAXED) ? PYGPUVM_BIND_WARNED : 0);
 }
 
 /* ------------------------------------------------------------------ batch */
@@ -579,4 +587,79 @@ static size_t pygpuvm_vm_run_batch(struct drm_gpuvm *vm, const u64 *reqs, size_t
 	}
 	out->processed = done;
 	return done;
+}
+
+/* ------------------------------------------------------------ va tables */
+
+/*
+ * VM.table(): gpuvm_va_table_fill() into @out (room for @room rows a
+ * column), then, when every row fitted, the columns moved together (stride =
+ * the row count) so the caller copies 5 * count words. Returns the count.
+ */
+static size_t pygpuvm_va_table(struct drm_gpuvm *vm, u64 first, u64 last, bool skip_kernel,
+			       u64 *out, size_t room)
+{
+	size_t n = gpuvm_va_table_fill(vm, first, last, skip_kernel, out, room);
+	size_t c;
+
+	if (n < room)
+		for (c = 1; c < GPUVM_VA_TABLE_COLUMNS; c++)
+			memmove(out + c * n, out + c * room, n * sizeof(*out));
+	return n;
+}
+
+#define PYG_TABLES_TMP 16
+
+/*
+ * VM.tables(): the rows of @nq queries one after the other in the five
+ * columns of @out (@room rows a column); counts[i] = the rows of query i.
+ * @ranges: (start, end) pairs, end exclusive, when @exclusive, else
+ * inclusive (first, last) pairs; end <= start, or last < first, is an empty
+ * query. Rows beyond @room are counted, not written. Returns the total, or
+ * (size_t)-1 when a temporary buffer could not be allocated.
+ */
+static size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t nq,
+				bool exclusive, bool skip_kernel, u64 *out, size_t room,
+				u64 *counts)
+{
+	u64 tmp[GPUVM_VA_TABLE_COLUMNS * PYG_TABLES_TMP];
+	size_t total = 0, i, c;
+
+	for (i = 0; i < nq; i++) {
+		u64 first = ranges[2 * i], last = ranges[2 * i + 1];
+		u64 *src = tmp;
+		size_t n;
+
+		if (exclusive) {
+			if (last <= first) {
+				counts[i] = 0;
+				continue;
+			}
+			last--;
+		}
+		if (last < first) {
+			counts[i] = 0;
+			continue;
+		}
+		n = gpuvm_va_table_fill(vm, first, last, skip_kernel, tmp, PYG_TABLES_TMP);
+		counts[i] = n;
+		if (n && total + n <= room) {
+			size_t stride = PYG_TABLES_TMP;
+
+			if (n > PYG_TABLES_TMP) {
+				src = kmalloc_array(GPUVM_VA_TABLE_COLUMNS * n, sizeof(*src),
+						    GFP_KERNEL);
+				if (!src)
+					return (size_t)-1;
+				gpuvm_va_table_fill(vm, first, last, skip_kernel, src, n);
+				stride = n;
+			}
+			for (c = 0; c < GPUVM_VA_TABLE_COLUMNS; c++)
+				memcpy(out + c * room + total, src + c * stride, n * sizeof(*out));
+			if (src != tmp)
+				kfree(src);
+		}
+		total += n;
+	}
+	return total;
 }

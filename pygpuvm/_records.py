@@ -26,6 +26,7 @@ alive) and keeps the VM's weak VA cache (``vm._vad``) up to date.
 
 from __future__ import annotations
 
+import struct
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,18 @@ OP_KERNEL = int(lib.PYGPUVM_OP_KERNEL)
 OP_HELD = int(lib.PYGPUVM_OP_HELD)
 HDR = int(lib.PYGPUVM_HDR_WORDS)
 FAILED_MAX = int(lib.PYGPUVM_FAILED_MAX)
+BIND_WARNED = int(lib.PYGPUVM_BIND_WARNED)
+# Each VM keeps one scratch buffer for the records of a call: room for the
+# ops of any ordinary request (SCRATCH_OPS), or a few dozen VAs or table rows
+# of a range query.
+SCRATCH_OPS = 16
+SCRATCH_WORDS = HDR + SCRATCH_OPS * OP_W
+
+# The first op record of a buffer (after its header), read from the buffer's
+# ffi.buffer() in one call: cheaper than ffi.unpack for one record.
+_first_op = struct.Struct(f"{OP_W}Q").unpack_from
+_HDR_BYTES = HDR * 8
+_put_held = lib.pygpuvm_put_held
 
 _OP_MAP = int(lib.DRM_GPUVA_OP_MAP)
 _OP_REMAP = int(lib.DRM_GPUVA_OP_REMAP)
@@ -219,6 +232,51 @@ def ops(vm: VM, v: list[int], n: int, gems: dict[int, Any], applied: bool
     if not applied and len(vad) > vm._vas.sweep_at:
         vm._vas.sweep()
     return out, delta, held
+
+
+# ---------------------------------------------------------------- one-op binds
+# VM.map/VM.unmap whose C call made exactly one op, with nothing failed and no
+# WARN queued (pygpuvm_vm_bind() returned 1): a map into a hole, or an unmap
+# removing one whole VA. The state change is taken into account at once (the
+# VA cache, held references); the op objects are only built if the caller
+# looks at the returned Ops (its ``_lazy``, realised by ``Ops._ops``).
+
+
+def map_ops(addr: int, range_: int, obj: GemObject | None, offset: int) -> tuple[Op, ...]:
+    return (_tuple_new(MapOp, (addr, range_, obj, offset)),)
+
+
+def _unmap_ops(vm: VM, rec: tuple[int, ...], obj: GemObject | None, va_: Va | None
+               ) -> tuple[Op, ...]:
+    t = rec[0]
+    if va_ is None:
+        va_ = make_va(vm, rec[1], rec[3], rec[4], rec[5], obj, bool(t & OP_KERNEL), rec[2],
+                      True)
+    return (_tuple_new(UnmapOp, (va_, bool(t & OP_KEEP))),)
+
+
+def one_unmap(vm: VM, buf: Any, fb: Any) -> tuple[Any, ...] | None:
+    """The lazy ops of an applied one-op unmap request (``buf``: its record buffer,
+    ``fb``: ``ffi.buffer(buf)``), or None if the op is not an unmap (a remap:
+    the caller decodes it in full). Caller holds the VM lock."""
+    rec = _first_op(fb, _HDR_BYTES)
+    t = rec[0]
+    if t & 0xFF != _OP_UNMAP:
+        return None
+    r = vm._vad.pop(rec[1], None)
+    va_ = r() if r is not None else None
+    obj = None
+    if va_ is not None:
+        va_._detached = True
+    elif rec[6]:
+        o = rec[6]
+        g = _gems_get(o)
+        obj = g() if g is not None else None
+        if obj is None:
+            obj = gem_from_addr(o)
+    if t & OP_HELD:
+        _put_held(buf, 1)
+    return (_unmap_ops, vm, rec, obj, va_)
 
 
 def failed_text(addr: int, range_: int, obj: GemObject | None, offset: int) -> str:

@@ -13,6 +13,7 @@ changed since the list was made (otherwise :class:`~pygpuvm.StaleOpsError`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
@@ -177,6 +178,9 @@ class PrefetchOp(NamedTuple):
 
 Op = MapOp | RemapOp | UnmapOp | PrefetchOp
 
+# Realising a lazy Ops (its first use) happens once, whichever thread gets there first.
+_realise_lock = threading.Lock()
+
 
 @no_copy
 class Ops(Sequence[Op]):
@@ -187,7 +191,10 @@ class Ops(Sequence[Op]):
     driver callback walk emitted: a record, not appliable).
     """
 
-    __slots__ = ("_vm", "_ptr", "_ops", "_gen", "kind", "applied", "__weakref__")
+    # _items: the op tuple, or None until _lazy (``(fn, *args)``, fn(*args) -> the
+    # tuple; see pygpuvm/_records.py) is realised on first use: VM.map/unmap
+    # results that the caller drops never build their op objects.
+    __slots__ = ("_vm", "_ptr", "_items", "_lazy", "_gen", "kind", "applied", "__weakref__")
 
     def __init__(self, vm: VM, ptr: Any, ops: Sequence[Op], gen: int, kind: str,
                  applied: bool = False) -> None:
@@ -195,10 +202,28 @@ class Ops(Sequence[Op]):
         # (steps records, and lists VM.map/unmap applied and freed in the same call).
         self._vm = vm
         self._ptr = ptr
-        self._ops = tuple(ops)
+        self._items: tuple[Op, ...] | None = tuple(ops)
+        self._lazy: tuple[Any, ...] | None = None
         self._gen = gen
         self.kind = kind
         self.applied = applied
+
+    @property
+    def _ops(self) -> tuple[Op, ...]:
+        items = self._items
+        if items is not None:
+            return items
+        return self._realise()
+
+    def _realise(self) -> tuple[Op, ...]:
+        with _realise_lock:
+            items = self._items
+            if items is None:
+                lazy = self._lazy
+                assert lazy is not None
+                items = self._items = lazy[0](*lazy[1:])
+                self._lazy = None
+            return items
 
     @property
     def vm(self) -> VM:

@@ -75,10 +75,8 @@ _KIND_UNMAP = int(lib.GPUVM_BIND_UNMAP)
 _KIND_PREFETCH = int(lib.GPUVM_BIND_PREFETCH)
 _KIND_MADVISE = int(lib.GPUVM_BIND_MADVISE)
 
-# Each VM keeps one scratch buffer for the records of a call: room for the
-# ops of any ordinary request, or a few dozen VAs of a range query.
-_SCRATCH_OPS = 16
-_SCRATCH_WORDS = HDR + _SCRATCH_OPS * OP_W
+_SCRATCH_OPS = _records.SCRATCH_OPS
+_SCRATCH_WORDS = _records.SCRATCH_WORDS
 _SCRATCH_VAS = _SCRATCH_WORDS // VA_W
 
 _U64_MAX = (1 << 64) - 1
@@ -92,6 +90,14 @@ _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
 _collect_recs = lib.pygpuvm_vm_collect_recs
 _vm_bind = lib.pygpuvm_vm_bind
+_BIND_WARNED = _records.BIND_WARNED
+_map_ops = _records.map_ops
+_one_unmap = _records.one_unmap
+
+
+def _new_scratch() -> tuple[Any, Any]:
+    buf = _new("u64[]", _SCRATCH_WORDS)
+    return buf, ffi.buffer(buf)
 
 
 def _words(n: int) -> Any:
@@ -119,7 +125,8 @@ def _applied(vm: VM, ops: Sequence[Op], gen: int, kind: str) -> Ops:
     result: Ops = _object_new(Ops)
     result._vm = vm
     result._ptr = None
-    result._ops = tuple(ops)
+    result._items = tuple(ops)
+    result._lazy = None
     result._gen = gen
     result.kind = kind
     result.applied = True
@@ -304,7 +311,7 @@ class VM:
         self._vm_bos: weakref.WeakValueDictionary[int, VmBo] = weakref.WeakValueDictionary()
         # Ops that own a C list (released by close()), keyed by id().
         self._ops_lists: WeakCache[Ops] = WeakCache()
-        self._scratch: Any = ffi.new("u64[]", _SCRATCH_WORDS)
+        self._scratch: tuple[Any, Any] | None = _new_scratch()
         self._ptr: Any = None
         ptr = lib.pygpuvm_vm_create(name.encode(), flags, start, range_, roff, rrange)
         if ptr == ffi.NULL:
@@ -342,12 +349,14 @@ class VM:
         """``with vm._locked() as ptr``: :meth:`_enter` as a context manager."""
         return _Locked(self)
 
-    def _take_scratch(self) -> Any:
-        # Swapped out while in use: a reentrant call (a WARN hook or finalizer
-        # running Python code under this thread's RLock) gets a fresh one.
-        buf = self._scratch
+    def _take_scratch(self) -> tuple[Any, Any]:
+        """The scratch buffer and its ``ffi.buffer``; given back by
+        ``self._scratch = scratch``. Swapped out while in use: a reentrant call
+        (a finalizer running Python code under this thread's RLock) gets a
+        fresh one."""
+        scratch = self._scratch
         self._scratch = None
-        return buf if buf is not None else _new("u64[]", _SCRATCH_WORDS)
+        return scratch if scratch is not None else _new_scratch()
 
     def _r_obj(self) -> Any:
         with self._locked() as ptr:
@@ -404,11 +413,12 @@ class VM:
         ptr = self._enter()
         gc_hold()
         try:
-            buf = self._take_scratch()
+            scratch = self._take_scratch()
+            buf = scratch[0]
             cops = lib.pygpuvm_ops_create(ptr, kind, addr, range_, cobj, offset, buf,
                                           _SCRATCH_WORDS)
             if cops == _NULL:
-                self._scratch = buf
+                self._scratch = scratch
                 raise error_from_errno(_records.signed(buf[0]), f"{name} ops")
             owned = ffi.gc(cops, self._ops_free)
             n = buf[0]
@@ -417,7 +427,7 @@ class VM:
                 n, src = retry(partial(lib.pygpuvm_ops_recs, owned), n, _op_words)
             gems = {obj._key: obj} if obj is not None else {}
             ops = _records.ops(self, _unpack(src, n * OP_W), n, gems, False)[0]
-            self._scratch = buf
+            self._scratch = scratch
             result = self._own_ops(owned, ops, name)
         finally:
             gc_release()
@@ -428,27 +438,52 @@ class VM:
 
     def _bind(self, kind: int, addr: int, range_: int, obj: Any, cobj: Any, offset: int) -> Ops:
         """VM.map / VM.unmap: ops created, applied and freed in one C call."""
-        ptr = self._enter()
+        # _enter(), inlined: this is the hottest path of the package.
+        lock = self._lock
+        lock.acquire()
+        ptr = self._ptr
+        if ptr is None or self._walking:
+            lock.release()
+            raise _busy() if self._walking else _closed(self)
         try:
-            buf = self._scratch
+            scratch = self._scratch
             self._scratch = None
-            if buf is None:
-                buf = _new("u64[]", _SCRATCH_WORDS)
+            if scratch is None:
+                scratch = _new_scratch()
+            buf = scratch[0]
             ret = _vm_bind(ptr, kind, addr, range_, cobj, offset, buf, _SCRATCH_WORDS)
-            if ret == 1 and kind == _KIND_MAP:
-                # A map into a hole: the one op is the request itself, nothing to read.
-                gen = self._gen
-                self._gen = gen + 1
-                self._count += 1
-                self._scratch = buf
-                result = _applied(self, (_tuple_new(MapOp, (addr, range_, obj, offset)),), gen,
-                                  "map")
-                warn = None
-            else:
-                result, warn = self._bind_slow(ret, buf, ptr, kind, addr, range_, obj, cobj,
-                                               offset)
-        finally:
-            self._lock.release()
+            if ret == 1:
+                # One op, nothing failed, no WARN queued: a map into a hole (the op is
+                # the request itself) or an unmap of one whole VA. The ops are lazy.
+                if kind == _KIND_MAP:
+                    lazy: tuple[Any, ...] | None = (_map_ops, addr, range_, obj, offset)
+                    delta = 1
+                else:
+                    lazy = _one_unmap(self, buf, scratch[1])
+                    delta = -1
+                if lazy is not None:
+                    gen = self._gen
+                    self._gen = gen + 1
+                    self._count += delta
+                    self._scratch = scratch
+                    result: Ops = _object_new(Ops)
+                    result._vm = self
+                    result._ptr = None
+                    result._items = None
+                    result._lazy = lazy
+                    result._gen = gen
+                    result.kind = "map" if kind == _KIND_MAP else "unmap"
+                    result.applied = True
+                    lock.release()
+                    if _PENDING[0]:
+                        _raise_pending()
+                    return result
+            result, warn = self._bind_slow(ret, scratch, ptr, kind, addr, range_, obj, cobj,
+                                           offset)
+        except BaseException:
+            lock.release()
+            raise
+        lock.release()
         if warn:
             for text in warn:
                 warnings.warn(GpuvmWarning(text), stacklevel=3)
@@ -456,19 +491,24 @@ class VM:
             _raise_pending()
         return result
 
-    def _bind_slow(self, ret: int, buf: Any, ptr: Any, kind: int, addr: int, range_: int,
-                   obj: Any, cobj: Any, offset: int) -> tuple[Ops, list[str] | None]:
-        """The rest of _bind (caller holds the lock and took ``buf``): retries with room
-        for every record, errors, op snapshots, held references, failed inserts."""
-        src = buf
+    def _bind_slow(self, ret: int, scratch: tuple[Any, Any], ptr: Any, kind: int, addr: int,
+                   range_: int, obj: Any, cobj: Any, offset: int
+                   ) -> tuple[Ops, list[str] | None]:
+        """The rest of _bind (caller holds the lock and took ``scratch``): retries with
+        room for every record, errors, op snapshots, held references, failed inserts."""
+        buf = src = scratch[0]
+        # The WARN flag: the caller looks at the WARN queue itself.
+        if ret > 0:
+            ret &= ~_BIND_WARNED
         if _SCRATCH_OPS < ret < (1 << 32):
             # More ops than records fit: nothing was applied; again with room.
             def fill(b: Any, n: int) -> int:
-                return int(_vm_bind(ptr, kind, addr, range_, cobj, offset, b, HDR + n * OP_W))
+                r = int(_vm_bind(ptr, kind, addr, range_, cobj, offset, b, HDR + n * OP_W))
+                return r & ~_BIND_WARNED if r > 0 else r
             ret, src = retry(fill, ret, _bind_words)
         what = "map" if kind == _KIND_MAP else "unmap"
         if ret < 0:
-            self._scratch = buf
+            self._scratch = scratch
             raise error_from_errno(ret, what)
         n = ret & 0xFFFFFFFF
         failed = ret >> 32
@@ -478,8 +518,8 @@ class VM:
         # Names of failed pieces come from gems: every object involved is in it.
         warn = _records.failed_pieces(_unpack(src, HDR), failed, gems) if failed else None
         if held:
-            lib.pygpuvm_put_held(src + HDR, n)
-        self._scratch = buf
+            lib.pygpuvm_put_held(src, n)
+        self._scratch = scratch
         if n:
             self._gen = gen + 1
             self._count += delta - failed
@@ -567,7 +607,8 @@ class VM:
     def _find(self, how: int, a: int, b: int) -> Va | None:
         ptr = self._enter()
         try:
-            buf = self._take_scratch()
+            scratch = self._take_scratch()
+            buf = scratch[0]
             key = lib.pygpuvm_vm_find_rec(ptr, how, a, b, buf)
             if key:
                 r = self._vad.get(key)
@@ -581,7 +622,7 @@ class VM:
                         gc_release()
             else:
                 va = None
-            self._scratch = buf
+            self._scratch = scratch
         finally:
             self._lock.release()
         if _PENDING[0] or lib.gpuvm_warn_nqueued:
@@ -617,7 +658,8 @@ class VM:
         # can change the VM (same thread, reentrant lock) under the records.
         gc_hold()
         try:
-            buf = self._take_scratch()
+            scratch = self._take_scratch()
+            buf = scratch[0]
             if whole:
                 # Everything: the array is O(n) anyway, so size it for one walk.
                 size = self._count + 2
@@ -635,7 +677,7 @@ class VM:
                 out = _records.pieces(src, n)
             else:
                 out = _records.vas(self, src, n)
-            self._scratch = buf
+            self._scratch = scratch
         finally:
             gc_release()
             self._lock.release()
@@ -679,6 +721,7 @@ class VM:
     # The columnar query (pygpuvm/table.py): a plain function used as a method,
     # so that a small query pays no extra Python frame.
     table = _table.query
+    tables = _table.query_many
 
     def to_svg(self, start: int | None = None, end: int | None = None,
                width: int = 1200) -> str:

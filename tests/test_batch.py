@@ -6,9 +6,10 @@
 * errors: a refused request changes nothing and is reported with its index,
   the others run; ENOMEM (and any error with stop_on_error) stops the batch
   after that request, leaving exactly the prefix applied;
-* allocation failure injected at every allocation of a batch leaves the VM in
+* allocation failure injected at an allocation of a batch leaves the VM in
   the state of the processed prefix, with no leak; finishing the rest then
-  gives the state of the whole batch;
+  gives the state of the whole batch (a seeded slice of the allocations by
+  default, every one of them with ``--run-slow``);
 * live Va wrappers of removed VAs detach; malformed Python requests raise
   before anything runs.
 """
@@ -349,49 +350,84 @@ def test_insert_failures_in_a_batch_are_warnings():
 # ---------------------------------------------------------------- allocation failures
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_allocation_failure_stops_at_a_consistent_prefix(mode):
-    rng = random.Random(7)
-    probe_vm, probe_objs = make_vm(mode)
-    reqs = random_requests(rng, 40, probe_objs)
-    probe_vm.close()
-    del probe_vm, probe_objs
-    # The state after each prefix, one by one.
-    ref_vm, ref_objs = make_vm(mode, "ref")
-    prefix_states = [state(ref_vm, ref_objs)]
-    for r in bind(reqs, ref_objs):
-        (ref_vm.map if r[0] == "map" else ref_vm.unmap)(*r[1:])
-        prefix_states.append(state(ref_vm, ref_objs))
-    final = prefix_states[-1]
-    ref_vm.close()
+class _FailureCase:
+    """40 seeded requests in one VM mode, with the state after every prefix."""
 
-    nth = 1
-    while True:
+    def __init__(self, mode):
+        self.mode = mode
+        rng = random.Random(7)
+        probe_vm, probe_objs = make_vm(mode)
+        self.reqs = random_requests(rng, 40, probe_objs)
+        probe_vm.close()
+        del probe_vm, probe_objs
+        # The state after each prefix, one by one.
+        ref_vm, ref_objs = make_vm(mode, "ref")
+        self.prefix_states = [state(ref_vm, ref_objs)]
+        for r in bind(self.reqs, ref_objs):
+            (ref_vm.map if r[0] == "map" else ref_vm.unmap)(*r[1:])
+            self.prefix_states.append(state(ref_vm, ref_objs))
+        self.final = self.prefix_states[-1]
+        ref_vm.close()
+        del ref_vm, ref_objs
+        # How many allocations the whole batch makes when none fails.
+        gc.collect()
+        vm, objs = make_vm(mode, "ref")
+        before = lib.gpuvm_alloc_count()
+        assert vm.run_batch(bind(self.reqs, objs)).ok
+        self.allocations = lib.gpuvm_alloc_count() - before
+        vm.close()
+        del vm, objs
+
+    def fail_at(self, nth):
+        """Fail allocation @nth of the batch; returns False once the batch no longer fails."""
         gc.collect()
         live = lib.gpuvm_alloc_live()
-        vm, objs = make_vm(mode, "ref")
+        vm, objs = make_vm(self.mode, "ref")
         lib.gpuvm_alloc_fail_nth(nth)
-        result = vm.run_batch(bind(reqs, objs))
+        result = vm.run_batch(bind(self.reqs, objs))
         lib.gpuvm_alloc_fail_nth(0)
         if result.ok:
-            assert state(vm, objs) == final
+            assert state(vm, objs) == self.final
             vm.close()
-            break
+            return False
         # Stopped at the failing request: the prefix before it, nothing else.
         assert len(result.errors) == 1
         i, err = result.errors[0]
         assert isinstance(err, pygpuvm.OutOfMemoryError) and result.processed == i + 1
-        assert result.stopped == (i < len(reqs) - 1)
-        assert state(vm, objs) == prefix_states[i], f"allocation {nth}"
+        assert result.stopped == (i < len(self.reqs) - 1)
+        assert state(vm, objs) == self.prefix_states[i], f"allocation {nth}"
         # The rest of the batch, re-run, completes the same final state.
-        rest = vm.run_batch(bind(reqs, objs)[i:])
-        assert rest.ok and state(vm, objs) == final
+        rest = vm.run_batch(bind(self.reqs, objs)[i:])
+        assert rest.ok and state(vm, objs) == self.final
         vm.close()
         del vm, objs, result, err, rest
         gc.collect()
         assert lib.gpuvm_alloc_live() == live, f"leak after failing allocation {nth}"
+        return True
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_allocation_failure_stops_at_a_consistent_prefix(mode):
+    """A seeded slice of the allocations: the first and last few, and 12 drawn at random."""
+    case = _FailureCase(mode)
+    n = case.allocations
+    assert n > 40
+    picked = set(range(1, 5)) | set(range(n - 3, n + 1))
+    picked |= set(random.Random(2026).sample(range(5, n - 3), 12))
+    for nth in sorted(picked):
+        assert case.fail_at(nth), f"allocation {nth} of {n} did not fail the batch"
+    assert not case.fail_at(n + 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_allocation_failure_stops_at_a_consistent_prefix_exhaustive(mode):
+    """Every allocation of the batch, one run each (--run-slow)."""
+    case = _FailureCase(mode)
+    nth = 1
+    while case.fail_at(nth):
         nth += 1
-    assert nth > 40
+    assert nth == case.allocations + 1
 
 
 # ---------------------------------------------------------------- threads

@@ -286,4 +286,141 @@ def test_bench_python_runs_once(tmp_path, where):
         capture_output=True, text=True, cwd=tmp_path,
         env={**os.environ, "PYGPUVM_BENCH_TINY": "1"})
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert "15 passed" in out.stdout, out.stdout[-2000:]
+    cases = (PACKAGE_BENCH / "bench_python.py").read_text().count("\ndef test_")
+    assert f"{cases} passed" in out.stdout, out.stdout[-2000:]
+
+
+# ------------------------------------------------------------------ side by side (--kernel)
+#
+# The port's own gpuvm-replay stands in for the kernel backend here (same
+# output format): these tests check the argument handling, the agreement
+# check and the table, never the timings. The real kernel program is used
+# when one is found (pygpuvm kernel build).
+
+
+def _fake_program(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_run_tiny_side_by_side_table(run, replay, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    rc = run.main(["--tiny", "--replay", str(replay), "--kernel", str(replay),
+                   "--output", str(results)])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    md = results.read_text()
+    for wl in ("population", "steady", "query"):
+        # live | workload | cmds | ops/cmd | ns | kernel ns | ratio | target | status | ...
+        row = re.search(rf"^\| 1e3 \| {wl} \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| "
+                        rf"([\d.]+) \| ([^|]*) \| ([^|]*) \|", md, re.M)
+        assert row, wl
+        assert float(row.group(1)) > 0
+        if wl == "query":
+            assert row.group(2).strip() == "-" and row.group(3).strip() == ""
+        else:
+            assert row.group(2).strip() == "<= 0.7x"
+            assert row.group(3).strip() in ("ok", "MISSED")
+        assert f"| 1e3 | {wl} |" in out.out
+    assert "| kernel ns/cmd | ours/kernel" in md
+    assert "| live | peak RSS, bytes/mapping | kernel | ours/kernel |" in md
+    assert re.search(r"measured side by side in this run .*: \d+ met, \d+ missed\.", md)
+    assert f"* gpuvm-replay-kernel: {replay}" in md
+    assert "side by side:" in out.err
+
+
+def test_without_kernel_the_table_has_no_kernel_columns(run, replay, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    assert run.main(["--tiny", "--replay", str(replay), "--workloads", "steady",
+                     "--output", str(results)]) == 0
+    md = results.read_text()
+    capsys.readouterr()
+    assert "kernel ns" not in md and "ours/kernel" not in md
+    assert "No kernel backend in this run" in md
+    assert "| live | peak RSS, bytes/mapping |\n" in md
+    assert not hasattr(run, "KERNEL_NS")  # no figures typed in from elsewhere
+
+
+def test_disagreeing_backends_fail_loudly(run, replay, tmp_path, capsys):
+    # A "kernel" that prints one unmap op fewer in normal mode (but times fine).
+    liar = _fake_program(tmp_path, "liar", f"""\
+if [ "$1" = --bench ]; then exec "{replay}" "$@"; fi
+"{replay}" "$@" | awk '/^unmap / && !done {{ done = 1; next }} {{ print }}'
+""")
+    rc = run.main(["--tiny", "--replay", str(replay), "--kernel", str(liar), "--output", "-"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "the backends disagree" in err and "op counts differ" in err
+
+
+def test_same_counts_different_output_fails(run, replay, tmp_path):
+    trace = tmp_path / "t.trace"
+    with open(trace, "w") as f:
+        stats = _gen_trace.generate(f, "steady", 100, 300, 1)
+    run.check_backends_agree(replay, replay, trace, stats.ops + stats.live)
+    odd = _fake_program(tmp_path, "odd", f'"{replay}" "$@"; echo "# trailer"\n')
+    with pytest.raises(run.ReplayError, match="different output"):
+        run.check_backends_agree(replay, odd, trace, stats.ops + stats.live)
+    with pytest.raises(run.ReplayError, match="the generator's model says"):
+        run.check_backends_agree(replay, replay, trace, stats.ops)
+    crash = _fake_program(tmp_path, "crash", "echo boom >&2; exit 3\n")
+    with pytest.raises(run.ReplayError, match="exited with 3: boom"):
+        run.check_backends_agree(replay, crash, trace, stats.ops + stats.live)
+
+
+def test_replay_output_counts_across_chunks(run, tmp_path):
+    # Lines cross the 1 MiB read boundaries; echoed commands ("> map") are not ops.
+    prog = _fake_program(tmp_path, "many", """\
+i=0
+while [ $i -lt 40000 ]; do
+  echo "> map 0x1000 0x1000 A 0x0"; echo "map 0x1000 0x1000 A 0x0 ...................."
+  echo "remap 0x1 0x2"; echo "unmap 0x3"; echo "prefetch 0x4"; i=$((i + 1))
+done
+""")
+    out = run.replay_output(prog, tmp_path / "unused")
+    assert out.status == 0
+    assert out.ops == {"map": 40000, "remap": 40000, "unmap": 40000, "prefetch": 40000}
+    assert out.total_ops == 160000
+
+
+def test_kernel_argument_handling(run, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GPUVM_REPLAY_KERNEL", raising=False)
+    monkeypatch.setattr(run, "_kernel_candidates", lambda: [tmp_path / "nothing"])
+    # --kernel without a program and none to be found: exit 2 with a hint.
+    assert run.main(["--tiny", "--kernel", "--output", "-"]) == 2
+    assert "gpuvm-replay-kernel not found" in capsys.readouterr().err
+    # A named program that does not exist: exit 2, nothing run.
+    assert run.main(["--tiny", "--kernel", str(tmp_path / "nope"), "--output", "-"]) == 2
+    assert "not an executable file" in capsys.readouterr().err
+    # $GPUVM_REPLAY_KERNEL, then the candidates, in that order.
+    prog = _fake_program(tmp_path, "k", "exit 0\n")
+    monkeypatch.setenv("GPUVM_REPLAY_KERNEL", str(prog))
+    assert run.find_kernel() == prog
+    monkeypatch.delenv("GPUVM_REPLAY_KERNEL")
+    monkeypatch.setattr(run, "_kernel_candidates", lambda: [tmp_path / "nothing", prog])
+    assert run.find_kernel() == prog
+    assert run.find_kernel(str(prog)) == prog
+
+
+def test_replay_beside_the_kernel_program(run, tmp_path):
+    # pygpuvm kernel build: BUILD/csrc/kernel/gpuvm-replay-kernel, BUILD/csrc/gpuvm-replay.
+    (tmp_path / "csrc" / "kernel").mkdir(parents=True)
+    kernel = _fake_program(tmp_path / "csrc" / "kernel", "gpuvm-replay-kernel", "exit 0\n")
+    assert run.replay_beside(kernel) is None
+    ours = _fake_program(tmp_path / "csrc", "gpuvm-replay", "exit 0\n")
+    assert run.replay_beside(kernel) == ours.resolve()
+    elsewhere = _fake_program(tmp_path, "gpuvm-replay-kernel", "exit 0\n")
+    assert run.replay_beside(elsewhere) is None
+
+
+def test_real_kernel_backend_tiny(run, tmp_path, capsys):
+    try:
+        kernel = run.find_kernel()
+    except run.ReplayError as e:
+        pytest.skip(str(e))
+    rc = run.main(["--tiny", "--kernel", str(kernel), "--output", str(tmp_path / "R.md")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "ours/kernel" in (tmp_path / "R.md").read_text()

@@ -181,7 +181,7 @@ def test_pending_warning_exception_is_raised_by_the_fast_paths():
     with pygpuvm.VM() as vm:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pygpuvm.GpuvmWarning)
-            lib.gpuvm_warn_true(b"here.c", 1, b"raised later")   # a WARN outside any method
+            lib.gpuvm_warn(b"here.c", 1, b"raised later")     # a WARN outside any method
             with pytest.raises(pygpuvm.GpuvmWarning, match="raised later"):
                 vm.find(0x10000, PAGE)
         assert vm.find(0x10000, PAGE) is None

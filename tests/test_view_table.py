@@ -118,3 +118,57 @@ def test_busy_from_a_callback(vm):
 
     vm.sm_map(0x200000, 0x1000, None, 0, steps=Steps())
     assert seen
+
+
+def test_tables_answer_each_range_as_table_does(vm):
+    rng = random.Random(11)
+    bos = [pygpuvm.GemObject(1 << 30, name=f"o{i}") for i in range(2)] + [None]
+    for _ in range(300):
+        vm.map(rng.randrange(0x10, 0x4000) * 0x1000, rng.randrange(1, 64) * 0x1000,
+               rng.choice(bos), rng.randrange(64) * 0x1000)
+    ranges = [(0, 1 << 64), (5, 5), (0x9000, 0x3000)]   # everything, empty, end < start
+    for _ in range(200):
+        a = rng.randrange(0, 0x4100) * 0x1000 + rng.choice((0, 1, 0xfff))
+        ranges.append((a, a + rng.choice((1, 0x1000, 0x10000, 0x400000))))
+    ranges.append([0x10000, 0x20000])                   # a list pair is accepted
+    for reserved in (False, True):
+        ts = vm.tables(ranges, reserved=reserved)
+        assert len(ts) == len(ranges) and ts.total == sum(ts.counts.tolist())
+        rows: list = []
+        for i, (a, b) in enumerate(ranges):
+            want = vm.table(a, b, reserved=reserved)
+            got = ts[i]
+            assert got.rows() == want.rows() and len(got) == ts.counts[i]
+            assert (got.start, got.end) == (want.start, want.end)
+            rows += want.rows()
+        assert list(zip(*(ts.column(c).tolist() for c in COLUMNS))) == rows
+        assert ts.addr.tolist() == [r[0] for r in rows]
+        assert ts.query == [q for q, n in enumerate(ts.counts.tolist()) for _ in range(n)]
+        assert [t.rows() for t in ts] == [ts[i].rows() for i in range(len(ts))]
+        assert ts[-1].rows() == vm.table(0x10000, 0x20000, reserved=reserved).rows()
+    assert set(ts.objects().values()) == set(bos[:2])
+    # Only plain (int, int) tuples below 2**64: the other conversion path, same answers.
+    plain = [r for r in ranges if type(r) is tuple and r[1] < 1 << 64]
+    fast = vm.tables(plain)
+    assert [t.rows() for t in fast] == [vm.table(a, b).rows() for a, b in plain]
+    assert [(t.start, t.end) for t in fast] == [(a, max(a, b)) for a, b in plain]
+    assert len(vm.tables([])) == 0 and vm.tables([]).total == 0
+
+
+def test_tables_check_every_range_first(vm):
+    vm.map(0x100000, 0x10000, None, 0)
+    for bad, exc in (([(0, 10), (-1, 10)], ValueError), ([(0, (1 << 64) + 1)], ValueError),
+                     ([(0, 10), ("0", 10)], TypeError), ([(0, 10, 3)], TypeError),
+                     ([5], TypeError), ("ab", TypeError), ([(True, 10)], TypeError)):
+        with pytest.raises(exc):
+            vm.tables(bad)
+    ts = vm.tables([(0x100000, 0x100001)])
+    vm.unmap(0x100000, 0x10000)
+    assert ts[0].rows()[0][0] == 0x100000              # a snapshot
+    with pytest.raises(pygpuvm.StaleOpsError):
+        ts.objects()
+    with pytest.raises(TypeError):
+        pygpuvm.table.Tables()
+    vm.close()
+    with pytest.raises(pygpuvm.DetachedError):
+        vm.tables([(0, 10)])

@@ -88,12 +88,6 @@
 #define drm_WARN_ON(drm, cond) ((void)(drm), WARN_ON(cond))
 #endif
 
-
-#define KSHIM_PICK3(_1, _2, _3, name, ...) name
-
-
-
-
 /*
  * Helpers the kernel files use that the stand-ins may lack. Functions are
  * ours under a kshim_ name with the kernel's name as a macro in front, so a
@@ -185,6 +179,7 @@ static inline void *kshim_kmemdup(const void *src, size_t len)
  * mutex in immediate mode, the resv otherwise; (obj) in older ones, where the
  * list is always protected by the resv.
  */
+#define KSHIM_PICK3(_1, _2, _3, name, ...) name
 #undef drm_gem_gpuva_assert_lock_held
 #define drm_gem_gpuva_assert_lock_held(...)                                            \
 	KSHIM_PICK3(__VA_ARGS__, none, kshim_gpuva_assert2, kshim_gpuva_assert1)(__VA_ARGS__)

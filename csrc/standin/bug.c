@@ -172,16 +172,6 @@ void gpuvm_warn(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-int gpuvm_warn_true(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	gpuvm_vwarn(file, line, fmt, ap);
-	va_end(ap);
-	return 1;
-}
-
 unsigned long gpuvm_warn_count(void)
 {
 	return atomic_load_explicit(&warn_count, memory_order_relaxed);

@@ -353,6 +353,19 @@ def test_overlap_table(benchmark: Any, populated: Populated, queries: list[tuple
     assert benchmark(run) == _expected(queries)
 
 
+def test_overlap_tables(benchmark: Any, populated: Populated,
+                        queries: list[tuple[int, int]]) -> None:
+    """vm.tables(queries): the same N_QUERIES ranges answered in one C call (the
+    list of (start, end) tuples converted and checked inside the timed call)."""
+    vm, _ = populated
+
+    def run() -> list[int]:
+        return vm.tables(queries).counts.tolist()
+
+    benchmark.extra_info.update(items=len(queries), compare="overlap", live=N, target_ratio=50)
+    assert benchmark(run) == _expected(queries)
+
+
 @pytest.fixture(scope="module")
 def wide_queries() -> list[tuple[int, int]]:
     rng = random.Random(5)

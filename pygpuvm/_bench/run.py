@@ -2,11 +2,20 @@
 
 For every size (live mappings) and workload (see gen_trace.py) a seeded trace
 is generated into a temporary directory and replayed with
-``gpuvm-replay --bench``, several times; the median ns/command is reported
-next to the kernel's figures from issue 6 and the 0.7x targets. The peak RSS
-of each replay process (``wait4`` rusage of that child alone) gives the memory
-per mapping: (peak RSS of the population trace - peak RSS of a baseline trace
-with the same fixed costs and no mappings) / live mappings.
+``gpuvm-replay --bench``, several times; the median ns/command is reported.
+The peak RSS of each replay process (``wait4`` rusage of that child alone)
+gives the memory per mapping: (peak RSS of the population trace - peak RSS of
+a baseline trace with the same fixed costs and no mappings) / live mappings.
+
+``--kernel [PROGRAM]`` adds the kernel backend (``gpuvm-replay-kernel``, the
+same replay driver built around the kernel's own drm_gpuvm.c; see
+docs/kernel-backend.md) side by side: each trace is first replayed once by
+both programs in normal mode, whose outputs must be identical and print the
+op counts the generator's model predicts (else the run fails), then timed in
+alternation (ours, kernel, ours, kernel, ...). The table gives both figures,
+ours/kernel as the median of the per-pair ratios, and the targets. Without
+``--kernel`` there are no kernel columns and no targets: no figure of another
+machine or run is ever shown.
 
 The Python-level benchmarks (bench_python.py, through pytest-benchmark) run
 too when pytest-benchmark and pygpuvm are importable (``--no-python`` skips
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import importlib.util
 import json
 import os
@@ -69,14 +79,16 @@ if __package__:
 else:
     gen_trace = _load_sibling("gen_trace")
 
-# Issue 6: the kernel's drm_gpuvm.c in userspace, -O2, 2-core AMD EPYC.
-KERNEL_NS = {  # live -> {workload: ns/command}
-    1_000: {"steady": 203.0, "population": 170.0},
-    100_000: {"steady": 715.0, "population": 200.0},
-    1_000_000: {"steady": 1600.0, "population": 237.0},
+# Targets (issue 10), as ratios ours/kernel measured in the same run:
+# (live, workload) -> the largest allowed time ratio.
+TIME_TARGETS = {
+    (1_000, "population"): 0.7, (1_000, "steady"): 0.7,
+    (100_000, "population"): 0.7, (100_000, "steady"): 0.7,
+    (1_000_000, "population"): 0.7, (1_000_000, "steady"): 0.5,
 }
-KERNEL_BYTES = {100_000: 135.0, 1_000_000: 129.0}
-TARGET_FACTOR = 0.7
+MEMORY_TARGET = 1.0  # bytes per mapping, ours/kernel
+MEMORY_MIN_LIVE = 10_000  # below this the RSS difference is within page/arena granularity
+KERNEL_NAME = "gpuvm-replay-kernel"
 
 WORKLOAD_ORDER = ("population", "steady", "query")
 
@@ -115,10 +127,31 @@ class Result:
     ns_per_cmd: list[float] = field(default_factory=list)
     maxrss_kib: list[int] = field(default_factory=list)
     gen_seconds: float = 0.0
+    # The kernel backend's runs, paired with ours by index (empty without --kernel).
+    kernel_ns_per_cmd: list[float] = field(default_factory=list)
+    kernel_maxrss_kib: list[int] = field(default_factory=list)
 
     @property
     def ns(self) -> float:
         return statistics.median(self.ns_per_cmd)
+
+    @property
+    def kernel_ns(self) -> float | None:
+        return statistics.median(self.kernel_ns_per_cmd) if self.kernel_ns_per_cmd else None
+
+    @property
+    def ratios(self) -> list[float]:
+        """ours/kernel of each alternating pair of runs."""
+        return [a / b for a, b in zip(self.ns_per_cmd, self.kernel_ns_per_cmd) if b > 0]
+
+    @property
+    def ratio(self) -> float | None:
+        r = self.ratios
+        return statistics.median(r) if r else None
+
+    @property
+    def kernel_rss_kib(self) -> int | None:
+        return int(statistics.median(self.kernel_maxrss_kib)) if self.kernel_maxrss_kib else None
 
     @property
     def ops_per_cmd(self) -> float:
@@ -156,6 +189,119 @@ def find_replay(explicit: str | None = None) -> Path:
             return cand
     raise ReplayError("gpuvm-replay not found: install pygpuvm (pip install .), or pass "
                       "--replay PATH / set GPUVM_REPLAY (e.g. <meson build dir>/csrc/gpuvm-replay)")
+
+
+def _kernel_candidates() -> list[Path]:
+    cands = [Path(sysconfig.get_path("scripts")) / KERNEL_NAME,
+             Path(sys.executable).parent / KERNEL_NAME]
+    w = shutil.which(KERNEL_NAME)
+    if w:
+        cands.append(Path(w))
+    if IN_CHECKOUT:
+        # `pygpuvm kernel build` builds into build/kernel by default (--build-dir).
+        cands.append(REPO / "build" / "kernel" / "csrc" / "kernel" / KERNEL_NAME)
+        for d in sorted(REPO.glob("build*/")) + sorted(REPO.glob("build/*/")):
+            cands.append(d / "csrc" / "kernel" / KERNEL_NAME)
+    return cands
+
+
+def find_kernel(explicit: str | None = None) -> Path:
+    """The kernel backend for ``--kernel [PROGRAM]``: PROGRAM, else
+    $GPUVM_REPLAY_KERNEL, else gpuvm-replay-kernel in this interpreter's scripts
+    directory or on PATH (where ``pygpuvm kernel build --install`` puts it), else
+    the one ``pygpuvm kernel build`` left in a checkout's build/kernel (or another
+    meson build directory of the checkout)."""
+    for c in (explicit, os.environ.get("GPUVM_REPLAY_KERNEL")):
+        if c:
+            p = Path(c)
+            if not (p.is_file() and os.access(p, os.X_OK)):
+                raise ReplayError(f"kernel backend {c}: not an executable file")
+            return p
+    for cand in _kernel_candidates():
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return cand
+    raise ReplayError(f"{KERNEL_NAME} not found: build it with `pygpuvm kernel build --debian` "
+                      "(docs/kernel-backend.md), or pass --kernel PROGRAM / set "
+                      "GPUVM_REPLAY_KERNEL")
+
+
+def replay_beside(kernel: Path) -> Path | None:
+    """The gpuvm-replay that ``pygpuvm kernel build`` built in the same meson build
+    directory as *kernel* (BUILD/csrc/kernel/gpuvm-replay-kernel ->
+    BUILD/csrc/gpuvm-replay): same configuration and flags, so the fairest
+    partner. None when there is none."""
+    k = kernel.resolve()
+    if k.parent.name != "kernel" or k.parent.parent.name != "csrc":
+        return None
+    cand = k.parent.parent / "gpuvm-replay"
+    return cand if cand.is_file() and os.access(cand, os.X_OK) else None
+
+
+OP_PREFIXES = (b"\nmap ", b"\nremap ", b"\nunmap ", b"\nprefetch ")
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a normal-mode replay printed: exit status, op lines per kind, digest."""
+
+    status: int
+    ops: dict[str, int]
+    digest: str
+    stderr: str
+
+    @property
+    def total_ops(self) -> int:
+        return sum(self.ops.values())
+
+
+def replay_output(program: Path, trace: Path) -> Output:
+    """Replay *trace* in normal mode, streaming the output (it can be hundreds
+    of MB): count the op lines (``map``/``remap``/``unmap``/``prefetch``, not the
+    ``> `` echo of the commands) and hash the whole text."""
+    h = hashlib.sha256()
+    counts = dict.fromkeys(OP_PREFIXES, 0)
+    carry = b"\n"
+    with tempfile.TemporaryFile() as err, subprocess.Popen(
+            [str(program), str(trace)], stdout=subprocess.PIPE, stderr=err,
+            stdin=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None
+        while True:
+            chunk = proc.stdout.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            data = carry + chunk
+            cut = data.rfind(b"\n")
+            body, carry = data[:cut + 1], data[cut:]
+            # body starts with the newline that ended the previous line, so every
+            # line start is a newline followed by the line.
+            for p in OP_PREFIXES:
+                counts[p] += body.count(p)
+        status = proc.wait()
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    return Output(status, {p.decode().strip(): n for p, n in counts.items()}, h.hexdigest(),
+                  stderr)
+
+
+def check_backends_agree(replay: Path, kernel: Path, trace: Path, expected_ops: int) -> None:
+    """Both programs replay *trace* in normal mode: they must exit 0, print the same
+    bytes and as many op lines as the generator's model says (*expected_ops*,
+    population included). Raises ReplayError naming the difference."""
+    a, b = replay_output(replay, trace), replay_output(kernel, trace)
+    problems = []
+    for who, o in (("gpuvm-replay", a), (KERNEL_NAME, b)):
+        if o.status != 0:
+            problems.append(f"{who} exited with {o.status}: {o.stderr.strip()[-400:]}")
+    if a.ops != b.ops:
+        problems.append(f"op counts differ: gpuvm-replay {a.ops}, {KERNEL_NAME} {b.ops}")
+    elif a.total_ops != expected_ops:
+        problems.append(f"both printed {a.total_ops} ops ({a.ops}), the generator's model "
+                        f"says {expected_ops}")
+    if a.digest != b.digest and not problems:
+        problems.append("same op counts but different output (run `pygpuvm diff` on it)")
+    if problems:
+        raise ReplayError(f"{trace.name}: the backends disagree: " + "; ".join(problems))
 
 
 # Runs in a fresh interpreter: become a child subreaper, let /bin/sh fork the
@@ -226,7 +372,7 @@ def _loadavg() -> str:
         return ""
 
 
-def machine_info(replay: Path | None) -> dict[str, str]:
+def machine_info(replay: Path | None, kernel: Path | None = None) -> dict[str, str]:
     info: dict[str, str] = {}
     cpu = "unknown"
     try:
@@ -257,6 +403,8 @@ def machine_info(replay: Path | None) -> dict[str, str]:
         found = re.findall(r"(GCC: .*|clang version .*)", comment)
         compiler = found[0].strip() if found else ""
         info["gpuvm-replay"] = str(replay)
+    if kernel is not None:
+        info[KERNEL_NAME] = f"{kernel} (GPL-2.0: the kernel's drm_gpuvm.c)"
     if not compiler:
         compiler = (_cmd_output(["cc", "--version"]).splitlines() or ["unknown"])[0]
     info["compiler"] = compiler
@@ -305,18 +453,37 @@ def _fmt_live(n: int) -> str:
 
 
 def run_suite(mode: Mode, replay: Path, seed: int, workdir: Path,
-              progress: Progress, workloads: tuple[str, ...] = WORKLOAD_ORDER
-              ) -> tuple[list[Result], Result]:
+              progress: Progress, workloads: tuple[str, ...] = WORKLOAD_ORDER,
+              kernel: Path | None = None) -> tuple[list[Result], Result]:
+    """Every (size, workload) of *mode*; with *kernel*, each trace is checked
+    (both backends print the same output and the model's op count) and then
+    timed in alternating runs: ours, kernel, ours, kernel, ..."""
+    programs = [("gpuvm-replay", replay)] + ([(KERNEL_NAME, kernel)] if kernel else [])
+
+    def timed(res: Result, trace: Path, tag: str, reps: int) -> None:
+        for r in range(reps):
+            for who, prog in programs:
+                progress.step(f"{tag}: {who} {r + 1}/{reps}")
+                n, ns, rss = run_replay(prog, trace)
+                if n != res.commands:
+                    raise ReplayError(f"{trace.name}: {who} timed {n} commands, "
+                                      f"the trace has {res.commands} after its mark")
+                if prog is replay:
+                    res.ns_per_cmd.append(ns)
+                    res.maxrss_kib.append(rss)
+                else:
+                    res.kernel_ns_per_cmd.append(ns)
+                    res.kernel_maxrss_kib.append(rss)
+
     results: list[Result] = []
     base_trace = workdir / "baseline.trace"
     with open(base_trace, "w", encoding="ascii") as f:
         bstats = gen_trace.generate_baseline(f, mode.baseline_pairs)
     baseline = Result(0, "baseline", bstats.commands, bstats.ops)
-    progress.step("baseline")
-    for _ in range(max(mode.repeat, 3)):
-        _, ns, rss = run_replay(replay, base_trace)
-        baseline.ns_per_cmd.append(ns)
-        baseline.maxrss_kib.append(rss)
+    if kernel is not None:
+        progress.step("baseline: checking that both backends agree")
+        check_backends_agree(replay, kernel, base_trace, bstats.ops)
+    timed(baseline, base_trace, "baseline", max(mode.repeat, 3))
     base_trace.unlink()
     progress.advance()
 
@@ -332,20 +499,34 @@ def run_suite(mode: Mode, replay: Path, seed: int, workdir: Path,
                 stats = gen_trace.generate(f, wl, live, commands, seed)
             res = Result(live, wl, stats.commands, stats.ops,
                          gen_seconds=time.monotonic() - t0)
+            if kernel is not None:
+                progress.step(f"{tag}: checking that both backends agree")
+                # The population before the mark prints one map op per mapping.
+                untimed = 0 if wl == "population" else stats.live
+                check_backends_agree(replay, kernel, trace, stats.ops + untimed)
             # Short phases are repeated more so that enough commands are timed.
             reps = max(mode.repeat, min(25, -(-mode.min_timed // max(stats.commands, 1))))
-            for r in range(reps):
-                progress.step(f"{tag}: replay {r + 1}/{reps}")
-                n, ns, rss = run_replay(replay, trace)
-                if n != stats.commands:
-                    raise ReplayError(f"{trace.name}: gpuvm-replay timed {n} commands, "
-                                      f"the trace has {stats.commands} after its mark")
-                res.ns_per_cmd.append(ns)
-                res.maxrss_kib.append(rss)
+            timed(res, trace, tag, reps)
             trace.unlink()
             results.append(res)
             progress.advance()
     return results, baseline
+
+
+def _per_mapping(kib: int | None, base_kib: int | None, live: int) -> float | None:
+    if kib is None or base_kib is None:
+        return None
+    return (kib - base_kib) * 1024 / live
+
+
+def kernel_bytes_per_mapping(results: list[Result], baseline: Result) -> dict[int, float]:
+    out = {}
+    for r in results:
+        if r.workload == "population":
+            b = _per_mapping(r.kernel_rss_kib, baseline.kernel_rss_kib, r.live)
+            if b is not None:
+                out[r.live] = b
+    return out
 
 
 def bytes_per_mapping(results: list[Result], baseline: Result) -> dict[int, float]:
@@ -412,29 +593,68 @@ def _status(value: float, limit: float | None) -> str:
     return "ok" if value <= limit else "MISSED"
 
 
-def replay_table(results: list[Result], bpm: dict[int, float]) -> list[str]:
-    lines = [
-        "| live | workload | timed cmds | ops/cmd | ns/cmd | kernel ns/cmd | target (0.7x) | "
-        "status | Mcmd/s | Mops/s |",
-        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
-    ]
+def _fmt_ratio(r: Result) -> str:
+    rs = r.ratios
+    if not rs:
+        return "-"
+    spread = f" ({min(rs):.2f}-{max(rs):.2f})" if len(rs) > 1 else ""
+    return f"{statistics.median(rs):.2f}{spread}"
+
+
+def time_status(r: Result) -> tuple[float | None, str]:
+    """(target ratio, 'ok'/'MISSED'/'') of one result; no target without the kernel."""
+    target = TIME_TARGETS.get((r.live, r.workload))
+    ratio = r.ratio
+    if target is None or ratio is None:
+        return target, ""
+    return target, _status(ratio, target)
+
+
+def memory_status(live: int, ours: float, kernel: float | None) -> tuple[float | None, str]:
+    if kernel is None or live < MEMORY_MIN_LIVE or kernel <= 0:
+        return None, ""
+    return ours / kernel, _status(ours / kernel, MEMORY_TARGET)
+
+
+def replay_table(results: list[Result], bpm: dict[int, float],
+                 kbpm: dict[int, float] | None = None) -> list[str]:
+    """The --bench tables; kernel columns only when the kernel backend ran."""
+    side = any(r.kernel_ns_per_cmd for r in results)
+    if side:
+        lines = [
+            "| live | workload | timed cmds | ops/cmd | ns/cmd | kernel ns/cmd | "
+            "ours/kernel (min-max) | target | status | Mcmd/s | Mops/s |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        ]
+    else:
+        lines = ["| live | workload | timed cmds | ops/cmd | ns/cmd | Mcmd/s | Mops/s |",
+                 "|---:|---|---:|---:|---:|---:|---:|"]
     for r in results:
-        k = KERNEL_NS.get(r.live, {}).get(r.workload)
-        target = k * TARGET_FACTOR if k else None
         ns = r.ns
-        lines.append(
-            f"| {_fmt_live(r.live)} | {r.workload} | {r.commands} | {r.ops_per_cmd:.2f} | "
-            f"{ns:.1f} | {f'{k:.0f}' if k else '-'} | {f'{target:.0f}' if target else '-'} | "
-            f"{_status(ns, target)} | {1e3 / ns:.2f} | {1e3 / ns * r.ops_per_cmd:.2f} |")
-    mem = [
-        "| live | peak RSS, bytes/mapping | kernel | target (<= kernel) | status |",
-        "|---:|---:|---:|---:|---|",
-    ]
+        head = (f"| {_fmt_live(r.live)} | {r.workload} | {r.commands} | {r.ops_per_cmd:.2f} | "
+                f"{ns:.1f} |")
+        tail = f" {1e3 / ns:.2f} | {1e3 / ns * r.ops_per_cmd:.2f} |"
+        if side:
+            target, status = time_status(r)
+            k = r.kernel_ns
+            head += (f" {f'{k:.1f}' if k else '-'} | {_fmt_ratio(r)} | "
+                     f"{f'<= {target:g}x' if target else '-'} | {status} |")
+        lines.append(head + tail)
+    if side:
+        mem = ["| live | peak RSS, bytes/mapping | kernel | ours/kernel | target | status |",
+               "|---:|---:|---:|---:|---:|---|"]
+    else:
+        mem = ["| live | peak RSS, bytes/mapping |", "|---:|---:|"]
     for live, b in bpm.items():
-        k = KERNEL_BYTES.get(live)
-        note = " (below RSS resolution)" if live < 10_000 else ""
-        mem.append(f"| {_fmt_live(live)} | {b:.1f}{note} | {f'{k:.0f}' if k else '-'} | "
-                   f"{f'{k:.0f}' if k else '-'} | {_status(b, k)} |")
+        note = " (below RSS resolution)" if live < MEMORY_MIN_LIVE else ""
+        row = f"| {_fmt_live(live)} | {b:.1f}{note} |"
+        if side:
+            k = (kbpm or {}).get(live)
+            ratio, status = memory_status(live, b, k)
+            row += (f" {f'{k:.1f}' if k is not None else '-'} | "
+                    f"{f'{ratio:.2f}' if ratio is not None else '-'} | "
+                    f"{f'<= {MEMORY_TARGET:g}x' if ratio is not None else '-'} | {status} |")
+        mem.append(row)
     return lines + [""] + mem
 
 
@@ -505,33 +725,53 @@ METHOD = """\
   ~1e4 mappings the difference is within page/arena granularity.
 * Build: the `gpuvm-replay` named under Machine; `pip install .` builds it
   with meson-python's defaults (buildtype=release, -O3).
-* Kernel figures: issue 6 (the kernel's drm_gpuvm.c built in userspace with
-  -O2 on a 2-core AMD EPYC, same trace format); targets are 0.7x its times
-  and at most its bytes per mapping.
+"""
+
+METHOD_KERNEL = """\
+* Kernel backend (`--kernel PROGRAM`): `gpuvm-replay-kernel`, the same
+  replay driver, parser and allocators built around the kernel's own
+  `drm_gpuvm.c` (docs/kernel-backend.md). Before timing, both programs replay
+  each trace once in normal mode: the outputs must be identical and hold the
+  op count of the generator's model, else the run fails. Then the runs
+  alternate (ours, kernel, ours, kernel, ...) so that both see the same machine
+  load; ours/kernel is the median of the per-pair ratios (min-max beside it).
+  Memory: the same per-mapping computation for each program, ratio of the two.
+  Targets: time <= 0.7x the kernel's for population and steady at 1e3, 1e5
+  and 1e6 live, <= 0.5x at 1e6 steady; bytes/mapping <= the kernel's (at 1e4
+  live and above).
+"""
+
+METHOD_NO_KERNEL = """\
+* No kernel backend in this run: `--kernel PROGRAM` replays every trace
+  through `gpuvm-replay-kernel` too (the kernel's own `drm_gpuvm.c` beside the
+  same replay driver; docs/kernel-backend.md) and adds its figures, the
+  ratios and the targets.
 """
 
 
 def summary(results: list[Result], bpm: dict[int, float], py: dict[str, Any] | None,
-            load: str) -> list[str]:
+            load: str, kbpm: dict[int, float] | None = None) -> list[str]:
     met = missed = 0
-    for r in results:
-        k = KERNEL_NS.get(r.live, {}).get(r.workload)
-        if k:
-            met, missed = (met + 1, missed) if r.ns <= k * TARGET_FACTOR else (met, missed + 1)
-    for live, b in bpm.items():
-        k = KERNEL_BYTES.get(live)
-        if k:
-            met, missed = (met + 1, missed) if b <= k else (met, missed + 1)
-    text = (f"Replay targets (0.7x kernel time, <= kernel bytes/mapping): {met} met, "
-            f"{missed} missed.")
+    statuses = [time_status(r)[1] for r in results]
+    statuses += [memory_status(live, b, (kbpm or {}).get(live))[1] for live, b in bpm.items()]
+    met, missed = statuses.count("ok"), statuses.count("MISSED")
+    if any(r.kernel_ns_per_cmd for r in results):
+        text = (f"Replay targets against the kernel backend, measured side by side in this run "
+                f"(time <= 0.7x the kernel's, <= 0.5x at 1e6 steady; bytes/mapping <= the "
+                f"kernel's): {met} met, {missed} missed.")
+    else:
+        text = ("No kernel backend in this run (`--kernel PROGRAM` adds it side by side), "
+                "so no kernel columns and no targets.")
     if py:
-        statuses = [line.rsplit("|", 2)[-2].strip() for line in python_table(py, results)[2:]]
-        text += (f" Python-level targets: {statuses.count('ok')} met, "
-                 f"{statuses.count('MISSED')} missed (see their table).")
+        pst = [line.rsplit("|", 2)[-2].strip() for line in python_table(py, results)[2:]]
+        text += (f" Python-level targets: {pst.count('ok')} met, "
+                 f"{pst.count('MISSED')} missed (see their table).")
     out = [text]
     if load and float(load.split()[0]) > 0.5 * (os.cpu_count() or 1):
         out += ["", f"The machine was busy during this run (load average {load} before it, "
-                f"on {os.cpu_count()} cores): wall-clock figures carry +-20% noise."]
+                f"on {os.cpu_count()} cores): wall-clock figures carry +-20% noise"
+                + (" (the ratios less: the two backends alternate)." if kbpm is not None
+                   else ".")]
     out += ["", "Where the time goes and what would close the gaps: PROFILE.md."]
     return out
 
@@ -540,25 +780,32 @@ def render(mode: Mode, results: list[Result], baseline: Result, info: dict[str, 
            command: str, py: dict[str, Any] | None, seconds: float) -> tuple[str, str]:
     """(terminal text, RESULTS.md text)."""
     bpm = bytes_per_mapping(results, baseline)
-    table = replay_table(results, bpm)
+    side = any(r.kernel_ns_per_cmd for r in results)
+    kbpm = kernel_bytes_per_mapping(results, baseline) if side else None
+    table = replay_table(results, bpm, kbpm)
     pyt = python_table(py, results) if py else []
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    term = ["gpuvm-replay --bench (median ns/command):", *table]
+    term = [("gpuvm-replay and gpuvm-replay-kernel --bench, alternating (median ns/command; "
+             "ours/kernel: median of the per-pair ratios):") if side
+            else "gpuvm-replay --bench (median ns/command):", *table]
     if pyt:
         term += ["", "Python level (pytest-benchmark medians):", *pyt]
     term += ["", "machine: " + "; ".join(f"{k} {v}" for k, v in info.items()
-                                         if k != "gpuvm-replay"),
+                                         if k not in ("gpuvm-replay", KERNEL_NAME)),
              f"mode {mode.name}, {seconds:.0f} s"]
     md = ["# pygpuvm benchmark results", "",
           f"Produced by `{command}` ({mode.name} mode, {when}, {seconds:.0f} s).", "",
-          *summary(results, bpm, py, info.get("load average (1/5/15 min) before the run", "")),
+          *summary(results, bpm, py, info.get("load average (1/5/15 min) before the run", ""),
+                   kbpm),
           "",
-          "## gpuvm-replay --bench", "", *table, ""]
+          "## gpuvm-replay --bench" + (" beside gpuvm-replay-kernel" if side else ""), "",
+          *table, ""]
     if pyt:
         md += ["## Python level (pytest-benchmark)", "",
                "`python -m pytest benchmarks/bench_python.py --benchmark-only`; "
                "medians, per-item figures divide by the items per call.", "", *pyt, ""]
-    md += ["## Machine", ""] + [f"* {k}: {v}" for k, v in info.items()] + ["", METHOD]
+    md += ["## Machine", ""] + [f"* {k}: {v}" for k, v in info.items()]
+    md += ["", METHOD + (METHOD_KERNEL if side else METHOD_NO_KERNEL)]
     return "\n".join(term) + "\n", "\n".join(md)
 
 
@@ -599,7 +846,14 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     ap.add_argument("--repeat", type=_positive_arg,
                     help="replays per trace, at least 1 (median reported)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--replay", help="gpuvm-replay binary (default: installed one)")
+    ap.add_argument("--replay", help="gpuvm-replay binary (default: with --kernel, the one "
+                    "built beside the kernel program, else the installed one)")
+    ap.add_argument("--kernel", nargs="?", const="", default=None, metavar="PROGRAM",
+                    help="also run every replay workload through the kernel backend "
+                    "(gpuvm-replay-kernel), alternating with ours, and report ratios and "
+                    "targets; without PROGRAM: $GPUVM_REPLAY_KERNEL, then "
+                    "gpuvm-replay-kernel on PATH, then the checkout's build/kernel (where "
+                    "`pygpuvm kernel build` puts it)")
     ap.add_argument("--python", action=argparse.BooleanOptionalAction, default=None,
                     help="run the Python-level benchmarks (bench_python.py; default: yes when "
                     "pytest-benchmark is installed, except with --tiny; install it with "
@@ -635,11 +889,19 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     if bad:
         ap.error(f"unknown workload(s): {', '.join(bad)}")
 
+    kernel = None
     try:
-        replay = find_replay(args.replay)
+        if args.kernel is not None:
+            kernel = find_kernel(args.kernel or None)
+        beside = (replay_beside(kernel) if kernel is not None and not args.replay
+                  and not os.environ.get("GPUVM_REPLAY") else None)
+        replay = beside or find_replay(args.replay)
     except ReplayError as e:
         print(f"{ap.prog}: {e}", file=sys.stderr)
         return 2
+    if kernel is not None:
+        print(f"side by side: {replay}{' (built beside the kernel program)' if beside else ''}"
+              f" and {kernel}", file=sys.stderr)
     command = " ".join([prog or "python benchmarks/run.py",
                         shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     load_before = _loadavg()
@@ -650,7 +912,8 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     t0 = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="pygpuvm-bench-", dir=args.workdir) as d:
-            results, baseline = run_suite(mode, replay, args.seed, Path(d), progress, workloads)
+            results, baseline = run_suite(mode, replay, args.seed, Path(d), progress, workloads,
+                                          kernel)
         py = (run_python_benchmarks(args.quick or args.tiny, progress, python_bench)
               if args.python else None)
     except ReplayError as e:
@@ -664,7 +927,7 @@ def main(argv: list[str] | None = None, prog: str | None = None,
     info = {}
     if load_before:
         info["load average (1/5/15 min) before the run"] = load_before
-    info.update(machine_info(replay))
+    info.update(machine_info(replay, kernel))
     for i, note in enumerate(args.note, 1):
         info[f"note {i}" if len(args.note) > 1 else "note"] = note
     term, md = render(mode, results, baseline, info, command, py, time.monotonic() - t0)

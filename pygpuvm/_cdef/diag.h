@@ -3,8 +3,6 @@
 typedef void (*gpuvm_warn_fn)(const char *file, int line, const char *msg, void *data);
 
 void gpuvm_warn(const char *file, int line, const char *fmt, ...);
-/* gpuvm_warn() returning 1 (the expression form WARN() uses). */
-int gpuvm_warn_true(const char *file, int line, const char *fmt, ...);
 unsigned long gpuvm_warn_count(void);
 void gpuvm_set_warn_hook(gpuvm_warn_fn fn, void *data);
 /* Deferred WARNs: queued per thread, popped after the C call (see linux/bug.h). */

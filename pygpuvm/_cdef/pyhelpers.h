@@ -53,6 +53,7 @@ unsigned int pygpuvm_gem_refcount(struct drm_gem_object *obj);
 #define PYGPUVM_FAILED_AT ...
 #define PYGPUVM_FAILED_MAX ...
 #define PYGPUVM_REQ_WORDS ...
+#define PYGPUVM_BIND_WARNED ...
 
 void pygpuvm_op_rec(const struct drm_gpuva_op *op, u64 *out);
 /* Records of every op of @ops (at most @max written); returns the op count. */
@@ -107,11 +108,13 @@ int pygpuvm_apply(struct drm_gpuvm *vm, struct drm_gpuva_ops *ops, void *handle,
  * PYGPUVM_FAILED_MAX failed pieces. GEMs of removed VAs (other than @obj)
  * are held (PYGPUVM_OP_HELD) until pygpuvm_put_held(). More ops than fit in
  * @words: nothing applied, the count returned. Returns the op count |
- * failed pieces << 32, or -errno (nothing changed).
+ * failed pieces << 32 | PYGPUVM_BIND_WARNED (WARNs are queued), or -errno
+ * (nothing changed).
  */
 long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 		     struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words);
-void pygpuvm_put_held(u64 *recs, size_t n);
+/* Drop the held references of the first @n records of a pygpuvm_vm_bind() @buf. */
+void pygpuvm_put_held(u64 *buf, size_t n);
 /*
  * VM.run_batch: requests of PYGPUVM_REQ_WORDS words through
  * gpuvm_driver_bind_batch() under the caller's VM lock, without calling
@@ -123,3 +126,17 @@ size_t pygpuvm_vm_run_batch(struct drm_gpuvm *vm, const u64 *reqs, size_t n,
 			    const u64 *watch, size_t nwatch, unsigned char *hit,
 			    bool stop_on_error, int *errs, void *handle,
 			    struct gpuvm_batch_result *out);
+
+/* ---- columnar queries (VM.table, VM.tables; driver/va_table.h) */
+/* gpuvm_va_table_fill(), the columns then packed (stride = count) if all fitted. */
+size_t pygpuvm_va_table(struct drm_gpuvm *vm, u64 first, u64 last, bool skip_kernel,
+			u64 *out, size_t room);
+/*
+ * The rows of @nq queries one after the other in @out's five columns of
+ * @room rows; counts[i]: rows of query i. @ranges: (start, end) pairs with an
+ * exclusive end if @exclusive, else inclusive (first, last) pairs; an empty
+ * pair is no rows. Returns the total (rows past @room not written), or
+ * (size_t)-1 on allocation failure.
+ */
+size_t pygpuvm_va_tables(struct drm_gpuvm *vm, const u64 *ranges, size_t nq, bool exclusive,
+			 bool skip_kernel, u64 *out, size_t room, u64 *counts);

@@ -45,4 +45,7 @@
 
 #define PYGPUVM_REQ_WORDS 5
 
+/* Bit of pygpuvm_vm_bind()'s return value: WARNs are queued (gpuvm_warn_nqueued). */
+#define PYGPUVM_BIND_WARNED (1l << 62)
+
 #endif

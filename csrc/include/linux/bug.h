@@ -55,12 +55,6 @@ GPUVM_NORETURN void gpuvm_bug(const char *file, int line, const char *fmt, ...)
 	GPUVM_PRINTF(3, 4);
 
 /*
- * gpuvm_warn() returning 1, for WARN()'s expression form: a "(call, 1)" comma
- * expression would trip -Wunused-value wherever WARN() is used as a statement.
- */
-int gpuvm_warn_true(const char *file, int line, const char *fmt, ...) GPUVM_PRINTF(3, 4);
-
-/*
  * WARN(cond, fmt, ...) evaluates to cond (as 0/1), like the kernel's; a
  * statement expression (as there), so it is quiet when used as a statement.
  */
