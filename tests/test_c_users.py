@@ -1,5 +1,6 @@
 """C users of the library: pygpuvm tells where the headers, library and .pc file are."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,3 +52,42 @@ def test_config_cli(capsys):
     assert _config.main(["--cflags"]) == 0
     assert capsys.readouterr().out.strip() == f"-I{pygpuvm.get_include()}"
     assert _config.main([]) == 2
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+SUBPROJECT_USER = """\
+project('gpuvm-user', 'c', default_options: ['c_std=gnu11', 'warning_level=2', 'werror=true'])
+gpuvm = dependency('pygpuvm', fallback: ['pygpuvm', 'pygpuvm_dep'])
+test('hello', executable('hello', 'hello_gpuvm.c', dependencies: gpuvm))
+"""
+
+
+@pytest.mark.skipif(shutil.which("meson") is None or shutil.which("ninja") is None
+                    or shutil.which("cc") is None or not (CHECKOUT / "meson.build").is_file()
+                    or not EXAMPLE.is_file(),
+                    reason="needs meson, ninja, a C compiler and the source checkout")
+def test_meson_subproject_route(tmp_path):
+    """A meson project with subprojects/pygpuvm -> this checkout builds and runs the example."""
+    proj = tmp_path / "user"
+    (proj / "subprojects").mkdir(parents=True)
+    (proj / "subprojects" / "pygpuvm").symlink_to(CHECKOUT, target_is_directory=True)
+    shutil.copy(EXAMPLE, proj / "hello_gpuvm.c")
+    (proj / "meson.build").write_text(SUBPROJECT_USER)
+    build = tmp_path / "build"
+    # Force the subproject even where an installed pygpuvm.pc is visible.
+    setup = subprocess.run(["meson", "setup", str(build), str(proj), "--force-fallback-for=pygpuvm"],
+                           capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert "Executing subproject pygpuvm" in setup.stdout
+    comp = subprocess.run(["meson", "compile", "-C", str(build), "hello"],
+                          capture_output=True, text=True)
+    assert comp.returncode == 0, comp.stdout + comp.stderr
+    res = subprocess.run([str(build / "hello")], capture_output=True, text=True, check=True)
+    assert res.stdout.endswith("hello_gpuvm: ok\n")
+    # The subproject builds only the C library: no Python extension, no C tests.
+    intro = subprocess.run(["meson", "introspect", "--targets", str(build)],
+                           capture_output=True, text=True, check=True).stdout
+    names = {t["name"] for t in json.loads(intro) if t["subproject"] == "pygpuvm"}
+    assert "gpuvm_core" in names
+    assert not {n for n in names if n.startswith(("_gpuvm", "test_", "corpus_"))}, names

@@ -6,15 +6,16 @@
  * to ctx->va_free (or kfree) when unmapped, so every VA of a VM driven by this
  * file must come from the same allocator.
  */
+#include "driver/kapi.h"
+
 #include "drm/gpuvm_apply.h"
-#include "linux/slab.h"
 
 /*
  * The one thing here beyond the kernel API: the port's insert-after-hint
- * shortcut. Built against the kernel's own drm_gpuvm.h (define
- * GPUVM_DRIVER_KERNEL_API), every insert descends from the root instead.
+ * shortcut (a map op right after a VA it knows precedes it skips the descent
+ * from the root). Over a kernel tree every insert descends from the root.
  */
-#ifdef GPUVM_DRIVER_KERNEL_API
+#ifdef GPUVM_KERNEL_TREE
 static bool insert_after_hint(struct drm_gpuvm *gpuvm, struct drm_gpuva *prev,
 			      struct drm_gpuva *va)
 {
@@ -52,7 +53,7 @@ static struct drm_gpuva *pool_pop(struct list_head *pool)
 	struct drm_gpuva *va = list_first_entry(pool, struct drm_gpuva, rb.entry);
 
 	list_del(&va->rb.entry);
-	drm_gpuva_init_lists(va);
+	kapi_va_init_lists(va);
 	return va;
 }
 
@@ -68,9 +69,9 @@ static void apply_link(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *va,
 	if (!va->gem.obj || !vm_bo)
 		return;
 	if (ctx->flags & GPUVM_APPLY_LOCKED)
-		drm_gpuva_link_locked(va, vm_bo);
-	else
 		drm_gpuva_link(va, vm_bo);
+	else
+		selflock_va_link(va, vm_bo);
 }
 
 static void apply_unlink(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
@@ -80,11 +81,13 @@ static void apply_unlink(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *
 	if (!va->gem.obj || !va->vm_bo)
 		return;
 	if (ctx->flags & GPUVM_APPLY_LOCKED)
-		drm_gpuva_unlink_locked(va);
+		drm_gpuva_unlink(va);
+#ifdef GPUVM_HAVE_DEFERRED_CLEANUP
 	else if (drm_gpuvm_immediate_mode(gpuvm))
 		drm_gpuva_unlink_defer(va);
+#endif
 	else
-		drm_gpuva_unlink(va);
+		selflock_va_unlink(va);
 }
 
 /* A piece drm_gpuva_map/remap could not insert: report it and drop it. */
@@ -106,7 +109,7 @@ static bool piece_inserted(const struct gpuvm_apply_ctx *ctx, struct drm_gpuva *
  */
 static void apply_map(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 		      const struct gpuvm_apply_ctx *ctx, struct list_head *pool,
-		      const struct drm_gpuva_op_map *map, struct drm_gpuva *hint)
+		      struct drm_gpuva_op_map *map, struct drm_gpuva *hint)
 {
 	struct drm_gpuva *va = pool_pop(pool);
 
@@ -119,7 +122,7 @@ static void apply_map(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo *vm_bo,
 
 /* Returns the prev piece if it went in, for apply_hint(). */
 static struct drm_gpuva *apply_remap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
-				     struct list_head *pool, const struct drm_gpuva_op_remap *remap)
+				     struct list_head *pool, struct drm_gpuva_op_remap *remap)
 {
 	struct drm_gpuva *old = remap->unmap->va;
 	struct drm_gpuva *prev = remap->prev ? pool_pop(pool) : NULL;
@@ -166,7 +169,7 @@ static struct drm_gpuva *hint_before(struct drm_gpuvm *gpuvm, struct drm_gpuva *
 }
 
 static void apply_unmap(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx,
-			const struct drm_gpuva_op_unmap *unmap)
+			struct drm_gpuva_op_unmap *unmap)
 {
 	struct drm_gpuva *va = unmap->va;
 

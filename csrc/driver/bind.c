@@ -3,27 +3,30 @@
  * The reference driver's bind sequences (see drm/gpuvm_driver.h): ops
  * create + vm_bo obtain + apply + put, one request or a batch of them.
  */
-#include "drm/gpuvm_driver.h"
+#include "driver/kapi.h"
 
-#include "gpuvm/gem_gpuva_lock.h"
+#include "drm/gpuvm_driver.h"
 
 struct drm_gpuva_ops *gpuvm_driver_ops_create(struct drm_gpuvm *gpuvm,
 					      const struct gpuvm_bind_req *req)
 {
-	struct drm_gpuvm_map_req map = {
-		.map = { .va = { .addr = req->addr, .range = req->range },
-			 .gem = { .offset = req->offset, .obj = req->obj } },
-	};
-
 	switch (req->op) {
 	case GPUVM_BIND_MAP:
-		return drm_gpuvm_sm_map_ops_create(gpuvm, &map);
+		return kapi_sm_map_ops_create(gpuvm, req->addr, req->range, req->obj, req->offset);
 	case GPUVM_BIND_UNMAP:
 		return drm_gpuvm_sm_unmap_ops_create(gpuvm, req->addr, req->range);
 	case GPUVM_BIND_PREFETCH:
 		return drm_gpuvm_prefetch_ops_create(gpuvm, req->addr, req->range);
-	case GPUVM_BIND_MADVISE:
+	case GPUVM_BIND_MADVISE: {
+#ifdef GPUVM_HAVE_MADVISE
+		const struct drm_gpuvm_map_req map =
+			kapi_map_req(req->addr, req->range, req->obj, req->offset);
+
 		return drm_gpuvm_madvise_ops_create(gpuvm, &map);
+#else
+		return ERR_PTR(-EOPNOTSUPP);
+#endif
+	}
 	default:
 		return ERR_PTR(-EINVAL);
 	}
@@ -86,6 +89,8 @@ int gpuvm_driver_apply(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
 		.va_removed = count_va_removed,
 		.priv = &count,
 	};
+	/* Counting goes through the callbacks: without @stats none is needed. */
+	const struct gpuvm_apply_ctx *apply = stats ? &inner : outer;
 	struct drm_gem_object *map_obj = NULL;
 	struct drm_gpuvm_bo *vm_bo = NULL;
 	struct drm_gpuva_op *op;
@@ -106,7 +111,7 @@ int gpuvm_driver_apply(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
 	/* Held until every op is applied, so the map's vm_bo cannot die midway. */
 	if (map_obj) {
 		if (locked) {
-			vm_bo = drm_gpuvm_bo_obtain_locked(gpuvm, map_obj);
+			vm_bo = kapi_bo_obtain_locked(gpuvm, map_obj);
 			if (!vm_bo)
 				vm_bo = ERR_PTR(-ENOMEM);
 			else if (!IS_ERR(vm_bo))
@@ -120,11 +125,11 @@ int gpuvm_driver_apply(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops,
 	/* Unlinking may destroy vm_bos: RESV_PROTECTED lists need the VM resv. */
 	if (!locked && drm_gpuvm_resv_protected(gpuvm))
 		taken = gpuvm_resv_lock_once(drm_gpuvm_resv(gpuvm));
-	ret = gpuvm_apply_ops(gpuvm, vm_bo, ops, &inner);
+	ret = gpuvm_apply_ops(gpuvm, vm_bo, ops, apply);
 	gpuvm_resv_unlock_taken(drm_gpuvm_resv(gpuvm), taken);
 	/* A failed map leaves no vm_bo behind: this drops a new one again. */
 	if (locked)
-		drm_gpuvm_bo_put_locked(vm_bo);
+		drm_gpuvm_bo_put(vm_bo);
 	else
 		gpuvm_driver_bo_put(vm_bo);
 	if (!locked && drm_gpuvm_immediate_mode(gpuvm))

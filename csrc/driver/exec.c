@@ -3,6 +3,8 @@
  * The reference driver's VM_BIND locking (see drm/gpuvm_driver.h): one
  * drm_exec transaction over everything a set of binds will touch.
  */
+#include "driver/kapi.h"
+
 #include "drm/gpuvm_driver.h"
 
 struct bind_lock_args {
@@ -22,11 +24,10 @@ static int lock_binds(struct drm_gpuvm_exec *vm_exec, const struct bind_lock_arg
 	for (i = 0; i < args->num_reqs; i++) {
 		const struct gpuvm_bind_req *b = &args->reqs[i];
 
+#ifdef GPUVM_HAVE_SM_EXEC_LOCK
 		if (b->op == GPUVM_BIND_MAP) {
-			struct drm_gpuvm_map_req req = {
-				.map = { .va = { .addr = b->addr, .range = b->range },
-					 .gem = { .offset = b->offset, .obj = b->obj } },
-			};
+			struct drm_gpuvm_map_req req =
+				kapi_map_req(b->addr, b->range, b->obj, b->offset);
 
 			ret = drm_gpuvm_sm_map_exec_lock(vm_exec->vm, exec, vm_exec->num_fences,
 							 &req);
@@ -35,6 +36,12 @@ static int lock_binds(struct drm_gpuvm_exec *vm_exec, const struct bind_lock_arg
 		} else {
 			ret = -EINVAL;
 		}
+#else
+		/* Kernels before drm_gpuvm_sm_map_exec_lock() have no such walk. */
+		(void)b;
+		(void)exec;
+		ret = -EOPNOTSUPP;
+#endif
 		if (ret)
 			return ret;
 	}

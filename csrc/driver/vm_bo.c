@@ -4,10 +4,10 @@
  * drm/gpuvm_driver.h): which lock each step of the kernel's rules needs,
  * taken here unless the calling thread already holds it.
  */
-#include "drm/gpuvm_driver.h"
-#include "linux/slab.h"
+#include "driver/kapi.h"
 
-#include "gpuvm/gem_gpuva_lock.h"
+#include "drm/gpuvm_driver.h"
+
 #include "gpuvm/vm_bo_lists.h"
 
 /* RESV_PROTECTED VMs guard their vm_bo lists with the VM resv. */
@@ -40,7 +40,7 @@ static void list_unlock(struct drm_gpuvm *gpuvm, const struct gpuvm_bo_list *l, 
 
 struct drm_gpuvm_bo *gpuvm_driver_bo_obtain(struct drm_gpuvm *gpuvm, struct drm_gem_object *obj)
 {
-	struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_obtain(gpuvm, obj);
+	struct drm_gpuvm_bo *vm_bo = selflock_bo_obtain(gpuvm, obj);
 	bool taken;
 
 	if (!vm_bo)
@@ -62,13 +62,13 @@ void gpuvm_driver_bo_put(struct drm_gpuvm_bo *vm_bo)
 		return;
 	gpuvm = vm_bo->vm;
 	if (!drm_gpuvm_resv_protected(gpuvm)) {
-		drm_gpuvm_bo_put(vm_bo);
+		selflock_bo_put(vm_bo);
 		return;
 	}
 	/* The put may destroy the vm_bo, and with it the caller's hold on the VM. */
 	drm_gpuvm_get(gpuvm);
 	taken = vm_resv_lock(gpuvm);
-	drm_gpuvm_bo_put(vm_bo);
+	selflock_bo_put(vm_bo);
 	vm_resv_unlock(gpuvm, taken);
 	drm_gpuvm_put(gpuvm);
 }
@@ -171,9 +171,14 @@ size_t gpuvm_driver_vm_evicted(struct drm_gpuvm *gpuvm, struct drm_gpuvm_bo **ou
 
 void gpuvm_driver_deferred_cleanup(struct drm_gpuvm *gpuvm)
 {
+#ifdef GPUVM_HAVE_DEFERRED_CLEANUP
 	if (drm_gpuvm_resv_protected(gpuvm) && drm_gpuvm_resv_held(gpuvm))
 		return;
 	drm_gpuvm_bo_deferred_cleanup(gpuvm);
+#else
+	/* Nothing is ever deferred before drm_gpuvm_bo_deferred_cleanup(). */
+	(void)gpuvm;
+#endif
 }
 
 /* ------------------------------------------------------------------- VAs */
@@ -189,7 +194,7 @@ struct drm_gpuva *gpuvm_driver_va_insert(struct drm_gpuvm *gpuvm, u64 addr, u64 
 		*err = -ENOMEM;
 		return NULL;
 	}
-	drm_gpuva_init_lists(va);
+	kapi_va_init_lists(va);
 	va->va.addr = addr;
 	va->va.range = range;
 	va->gem.obj = obj;
@@ -210,7 +215,7 @@ struct drm_gpuva *gpuvm_driver_va_insert(struct drm_gpuvm *gpuvm, u64 addr, u64 
 		return NULL;
 	}
 	if (vm_bo) {
-		drm_gpuva_link(va, vm_bo);
+		selflock_va_link(va, vm_bo);
 		gpuvm_driver_bo_put(vm_bo);
 	}
 	*err = 0;
@@ -224,7 +229,8 @@ void gpuvm_driver_va_destroy(struct drm_gpuva *va)
 
 	drm_gpuvm_get(gpuvm);
 	taken = vm_resv_lock(gpuvm);
-	drm_gpuva_unlink(va);
+	if (va->gem.obj && va->vm_bo)
+		selflock_va_unlink(va);
 	drm_gpuva_remove(va);
 	vm_resv_unlock(gpuvm, taken);
 	kfree(va);
@@ -242,10 +248,13 @@ void gpuvm_driver_vm_release(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_c
 	drm_gpuvm_for_each_va_safe(va, next, gpuvm) {
 		if (va == &gpuvm->kernel_alloc_node)
 			continue;
-		if (locked)
-			drm_gpuva_unlink_locked(va);
-		else
-			drm_gpuva_unlink(va);
+		/* Never linked (no GEM, or its insert left it alone): nothing to drop. */
+		if (va->gem.obj && va->vm_bo) {
+			if (locked)
+				drm_gpuva_unlink(va);
+			else
+				selflock_va_unlink(va);
+		}
 		drm_gpuva_remove(va);
 		if (ctx && ctx->va_free)
 			ctx->va_free(va, ctx->priv);

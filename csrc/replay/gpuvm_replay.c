@@ -8,11 +8,14 @@
  *
  * Written against the kernel's drm_gpuvm API only, so the same file builds two
  * programs: `gpuvm-replay` over our port (csrc/gpuvm) and `gpuvm-replay-kernel`
- * over a kernel tree's own drivers/gpu/drm/drm_gpuvm.c (csrc/kernel). Where
- * kernel versions differ, csrc/kernel/meson.build probes the tree's header
- * and defines GPUVM_HAVE_* (see kapi.h); our port always has the newest form.
- * Both link the same stand-ins (csrc/standin: allocation counter, WARN hook,
- * resv, GEM objects), which are not gpuvm API.
+ * over a kernel tree's own drivers/gpu/drm/drm_gpuvm.c (csrc/kernel). The
+ * driver work itself (binds, applying ops lists, batches, the VM teardown)
+ * is the reference driver's (csrc/driver), compiled the same two ways; this
+ * file parses, prints and owns the objects. Where kernel versions differ,
+ * csrc/kernel/meson.build probes the tree's header and defines GPUVM_HAVE_*
+ * (see csrc/driver/kapi.h); our port always has the newest form. Both link
+ * the same stand-ins (csrc/standin: allocation counter, WARN hook, resv, GEM
+ * objects), which are not gpuvm API.
  *
  * Exit status: 0 ok, 2 malformed trace or bad usage, 1 internal failure (an
  * unexpected kernel WARN, a leak at teardown, out of memory, I/O error).
@@ -23,7 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "kapi.h"
+#include "driver/kapi.h"
+
+#include "drm/gpuvm_driver.h"
+
 #include "replay.h"
 #include "trace.h"
 #include "va_pool.h"
@@ -49,6 +55,15 @@ struct replay {
 	size_t nobjs, objs_cap;
 	/* Every VA of the VM comes from here (see va_pool.h). */
 	struct va_pool vas;
+	/*
+	 * How the reference driver applies ops lists here: every resv is held
+	 * (see exec_vm()), VAs come from @vas, failed inserts are printed.
+	 */
+	struct gpuvm_apply_ctx apply;
+	struct gpuvm_bind_ctx bind;
+	/* Benchmark: a run of map/unmap commands, as one batch. */
+	struct gpuvm_bind_req *batch;
+	int *batch_errs;
 
 	/* Line being executed, for diagnostics. */
 	unsigned long line;
@@ -265,7 +280,7 @@ static int exec_vm(struct replay *r, const struct trace_cmd *c)
 		r->r_obj = NULL;
 		return -ENOMEM;
 	}
-	r->vm = replay_kzalloc(sizeof(*r->vm));
+	r->vm = kzalloc(sizeof(*r->vm), GFP_KERNEL);
 	if (!r->vm)
 		return -ENOMEM;
 	/*
@@ -299,7 +314,7 @@ static int exec_bo(struct replay *r, const struct trace_cmd *c)
 
 	if (r->nobjs == r->objs_cap) {
 		size_t cap = r->objs_cap ? 2 * r->objs_cap : 16;
-		struct drm_gem_object **objs = replay_krealloc(r->objs, cap * sizeof(*objs));
+		struct drm_gem_object **objs = krealloc(r->objs, cap * sizeof(*objs), GFP_KERNEL);
 
 		if (!objs)
 			return -ENOMEM;
@@ -318,8 +333,27 @@ static int exec_bo(struct replay *r, const struct trace_cmd *c)
 	return 0;
 }
 
-static void report_insert_failed(struct replay *r, const struct drm_gpuva_op_map *piece)
+/* ------------------------------------------------- the reference driver */
+
+static struct drm_gpuva *replay_va_alloc(void *priv)
 {
+	struct replay *r = priv;
+
+	return va_pool_alloc(&r->vas);
+}
+
+static void replay_va_free(struct drm_gpuva *va, void *priv)
+{
+	struct replay *r = priv;
+
+	va_pool_free(&r->vas, va);
+}
+
+/* A piece drm_gpuva_map()/drm_gpuva_remap() could not insert (it is dropped). */
+static void report_insert_failed(const struct drm_gpuva_op_map *piece, void *priv)
+{
+	struct replay *r = priv;
+
 	if (r->bench)
 		return;
 	fputs("warn insert_failed ", r->out);
@@ -327,208 +361,70 @@ static void report_insert_failed(struct replay *r, const struct drm_gpuva_op_map
 	putc('\n', r->out);
 }
 
-/*
- * drm_gpuva_map() and drm_gpuva_remap() ignore a failed insert, as drivers
- * do not expect one; a zeroed VA has its vm set only by a successful insert.
- * A piece that did not go in is reported, freed and not linked.
- */
-static bool piece_inserted(struct replay *r, struct drm_gpuva *va,
-			   const struct drm_gpuva_op_map *piece)
+/* Between ops create and apply: print the list; a prefetch stops there. */
+static int ops_created(struct drm_gpuva_ops *ops, void *priv)
 {
-	if (va->vm)
-		return true;
-	report_insert_failed(r, piece);
-	va_pool_free(&r->vas, va);
-	return false;
-}
-
-/* Pre-allocated VAs wait on a stack, threaded through their first word. */
-struct va_stack {
-	struct drm_gpuva *top;
-};
-
-static struct drm_gpuva *va_stack_pop(struct va_stack *st)
-{
-	struct drm_gpuva *va = st->top;
-
-	st->top = *(struct drm_gpuva **)va;
-	memset(va, 0, sizeof(*va));
-	return va;
-}
-
-/*
- * Everything that can fail is allocated before the VM is touched, so on
- * -ENOMEM nothing has changed.
- */
-static int alloc_pieces(struct replay *r, struct drm_gpuva_ops *ops, struct va_stack *st)
-{
-	struct drm_gpuva_op *op;
-	size_t need = 0;
-
-	drm_gpuva_for_each_op(op, ops) {
-		if (op->op == DRM_GPUVA_OP_MAP)
-			need++;
-		else if (op->op == DRM_GPUVA_OP_REMAP)
-			need += (op->remap.prev != NULL) + (op->remap.next != NULL);
-	}
-	st->top = NULL;
-	while (need--) {
-		struct drm_gpuva *va = va_pool_alloc(&r->vas);
-
-		if (!va) {
-			while (st->top)
-				va_pool_free(&r->vas, va_stack_pop(st));
-			return -ENOMEM;
-		}
-		*(struct drm_gpuva **)va = st->top;
-		st->top = va;
-	}
-	return 0;
-}
-
-static void apply_map(struct replay *r, struct drm_gpuvm_bo *vm_bo, struct va_stack *st,
-		      struct drm_gpuva_op_map *map)
-{
-	struct drm_gpuva *va = va_stack_pop(st);
-
-	drm_gpuva_map(r->vm, va, map);
-	if (piece_inserted(r, va, map) && va->gem.obj && vm_bo)
-		drm_gpuva_link(va, vm_bo);
-}
-
-static void apply_remap(struct replay *r, struct va_stack *st, struct drm_gpuva_op_remap *op)
-{
-	struct drm_gpuva *old = op->unmap->va;
-	struct drm_gpuvm_bo *vm_bo = old->vm_bo;
-	struct drm_gpuva *prev = op->prev ? va_stack_pop(st) : NULL;
-	struct drm_gpuva *next = op->next ? va_stack_pop(st) : NULL;
-
-	drm_gpuva_remap(prev, next, op);
-	/*
-	 * Link the pieces while @old still holds its vm_bo reference: unlinking
-	 * first could drop the last one and free the vm_bo.
-	 */
-	if (prev && piece_inserted(r, prev, op->prev)) {
-		/* The pieces are still the same kind of mapping (sparse, ...). */
-		prev->flags = old->flags;
-		if (prev->gem.obj && vm_bo)
-			drm_gpuva_link(prev, vm_bo);
-	}
-	if (next && piece_inserted(r, next, op->next)) {
-		next->flags = old->flags;
-		if (next->gem.obj && vm_bo)
-			drm_gpuva_link(next, vm_bo);
-	}
-	if (old->gem.obj && old->vm_bo)
-		drm_gpuva_unlink(old);
-	va_pool_free(&r->vas, old);
-}
-
-static void apply_unmap(struct replay *r, struct drm_gpuva_op_unmap *op)
-{
-	struct drm_gpuva *va = op->va;
-
-	if (va->gem.obj && va->vm_bo)
-		drm_gpuva_unlink(va);
-	drm_gpuva_unmap(op);
-	va_pool_free(&r->vas, va);
-}
-
-/* Print (unless benchmarking), apply and free an ops list. */
-static void run_ops(struct replay *r, struct drm_gpuvm_bo *vm_bo, struct drm_gpuva_ops *ops)
-{
-	struct drm_gpuva_op *op;
-	struct va_stack st;
-	int ret;
+	struct replay *r = priv;
+	const struct drm_gpuva_op *op;
 
 	if (!r->bench)
 		print_ops(r, ops);
-	ret = alloc_pieces(r, ops, &st);
-	if (ret) {
+	if (list_empty(&ops->list))
+		return 0;
+	op = list_first_entry(&ops->list, struct drm_gpuva_op, entry);
+	return op->op == DRM_GPUVA_OP_PREFETCH;
+}
+
+static void replay_driver_init(struct replay *r)
+{
+	r->apply = (struct gpuvm_apply_ctx){
+		/* Single-threaded with every resv held: the caller-locked forms. */
+		.flags = GPUVM_APPLY_LOCKED,
+		.va_alloc = replay_va_alloc,
+		.va_free = replay_va_free,
+		.insert_failed = report_insert_failed,
+		.priv = r,
+	};
+	r->bind = (struct gpuvm_bind_ctx){ .apply = &r->apply, .ops_created = ops_created, .priv = r };
+}
+
+static struct drm_gem_object *cmd_obj(const struct replay *r, const struct trace_cmd *c)
+{
+	return c->bo == TRACE_NO_BO ? NULL : r->objs[c->bo];
+}
+
+/* map, unmap, prefetch: one bind (errors are printed and change nothing). */
+static void exec_bind(struct replay *r, const struct trace_cmd *c, u32 op)
+{
+	const struct gpuvm_bind_req req = {
+		.op = op, .addr = c->arg[0], .range = c->arg[1],
+		.obj = cmd_obj(r, c), .offset = c->arg[3],
+	};
+	int ret = gpuvm_driver_bind(r->vm, &req, &r->bind, NULL);
+
+	if (ret < 0)
 		print_error(r, ret);
-		drm_gpuva_ops_free(r->vm, ops);
-		return;
-	}
-	drm_gpuva_for_each_op(op, ops) {
-		switch (op->op) {
-		case DRM_GPUVA_OP_MAP:
-			apply_map(r, vm_bo, &st, &op->map);
-			break;
-		case DRM_GPUVA_OP_REMAP:
-			apply_remap(r, &st, &op->remap);
-			break;
-		case DRM_GPUVA_OP_UNMAP:
-			apply_unmap(r, &op->unmap);
-			break;
-		default:
-			/* PREFETCH and DRIVER ops do not change the VA space. */
-			break;
-		}
-	}
-	/* Exactly as many VAs were allocated as the list consumes. */
-	GPUVM_BUG_ON(st.top != NULL);
-	drm_gpuva_ops_free(r->vm, ops);
-}
-
-static void exec_map(struct replay *r, const struct trace_cmd *c)
-{
-	struct drm_gem_object *obj = c->bo == TRACE_NO_BO ? NULL : r->objs[c->bo];
-	struct drm_gpuvm_bo *vm_bo = NULL;
-	struct drm_gpuva_ops *ops;
-
-	if (obj) {
-		vm_bo = replay_bo_obtain(r->vm, obj);
-		if (IS_ERR_OR_NULL(vm_bo)) {
-			print_error(r, vm_bo ? (int)PTR_ERR(vm_bo) : -ENOMEM);
-			return;
-		}
-		drm_gpuvm_bo_extobj_add(vm_bo);
-	}
-	ops = replay_sm_map_ops_create(r->vm, c->arg[0], c->arg[1], obj, c->arg[3]);
-	if (IS_ERR(ops))
-		print_error(r, (int)PTR_ERR(ops));
-	else
-		run_ops(r, vm_bo, ops);
-	/* A failed map leaves no vm_bo behind: this drops a new one again. */
-	if (vm_bo)
-		drm_gpuvm_bo_put(vm_bo);
-}
-
-static void exec_unmap(struct replay *r, const struct trace_cmd *c)
-{
-	struct drm_gpuva_ops *ops = drm_gpuvm_sm_unmap_ops_create(r->vm, c->arg[0], c->arg[1]);
-
-	if (IS_ERR(ops))
-		print_error(r, (int)PTR_ERR(ops));
-	else
-		run_ops(r, NULL, ops);
-}
-
-static void exec_prefetch(struct replay *r, const struct trace_cmd *c)
-{
-	struct drm_gpuva_ops *ops = drm_gpuvm_prefetch_ops_create(r->vm, c->arg[0], c->arg[1]);
-
-	if (IS_ERR(ops)) {
-		print_error(r, (int)PTR_ERR(ops));
-		return;
-	}
-	if (!r->bench)
-		print_ops(r, ops);
-	drm_gpuva_ops_free(r->vm, ops);
 }
 
 static void exec_bo_unmap(struct replay *r, const struct trace_cmd *c)
 {
 	struct drm_gpuvm_bo *vm_bo = drm_gpuvm_bo_find(r->vm, r->objs[c->bo]);
 	struct drm_gpuva_ops *ops;
+	int ret;
 
 	if (!vm_bo)
 		return;
 	ops = drm_gpuvm_bo_unmap_ops_create(vm_bo);
-	if (IS_ERR(ops))
+	if (IS_ERR(ops)) {
 		print_error(r, (int)PTR_ERR(ops));
-	else
-		run_ops(r, vm_bo, ops);
+	} else {
+		if (!r->bench)
+			print_ops(r, ops);
+		ret = gpuvm_driver_apply(r->vm, ops, &r->apply, NULL);
+		if (ret)
+			print_error(r, ret);
+		drm_gpuva_ops_free(r->vm, ops);
+	}
 	drm_gpuvm_bo_put(vm_bo);
 }
 
@@ -590,16 +486,16 @@ static int exec_cmd(struct replay *r, const struct trace_cmd *c)
 	case TRACE_BO:
 		return exec_bo(r, c);
 	case TRACE_MAP:
-		exec_map(r, c);
+		exec_bind(r, c, GPUVM_BIND_MAP);
 		break;
 	case TRACE_UNMAP:
-		exec_unmap(r, c);
+		exec_bind(r, c, GPUVM_BIND_UNMAP);
 		break;
 	case TRACE_BO_UNMAP:
 		exec_bo_unmap(r, c);
 		break;
 	case TRACE_PREFETCH:
-		exec_prefetch(r, c);
+		exec_bind(r, c, GPUVM_BIND_PREFETCH);
 		break;
 	case TRACE_DUMP:
 		if (!r->bench)
@@ -617,17 +513,7 @@ static int exec_cmd(struct replay *r, const struct trace_cmd *c)
 static void teardown(struct replay *r)
 {
 	if (r->vm) {
-		struct drm_gpuva *va, *next;
-
-		drm_gpuvm_for_each_va_safe(va, next, r->vm) {
-			if (va == &r->vm->kernel_alloc_node)
-				continue;
-			if (va->gem.obj && va->vm_bo)
-				drm_gpuva_unlink(va);
-			drm_gpuva_remove(va);
-			va_pool_free(&r->vas, va);
-		}
-		drm_gpuvm_put(r->vm);
+		gpuvm_driver_vm_release(r->vm, &r->apply);
 		r->vm = NULL;
 	}
 	va_pool_destroy(&r->vas);
@@ -676,7 +562,7 @@ static int run_normal(struct replay *r)
  */
 static int run_bench(struct replay *r)
 {
-	struct trace_cmd *chunk = replay_kmalloc(BENCH_CHUNK * sizeof(*chunk));
+	struct trace_cmd *chunk = kmalloc(BENCH_CHUNK * sizeof(*chunk), GFP_KERNEL);
 	enum trace_status st = TRACE_CMD;
 	int ret = 0;
 
@@ -733,6 +619,7 @@ int gpuvm_replay_stream(FILE *in, FILE *out, FILE *err, bool bench)
 	r.err = err;
 	live0 = gpuvm_alloc_live();
 	trace_parser_init(&r.parser, in);
+	replay_driver_init(&r);
 	gpuvm_set_warn_hook(on_warn, &r);
 
 	ret = r.bench ? run_bench(&r) : run_normal(&r);

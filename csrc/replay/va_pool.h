@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "kapi.h"
+#include "driver/kapi.h"
 
 #define VA_POOL_LINE 64
 #define VA_POOL_SLOT 128
@@ -79,7 +79,7 @@ static inline struct drm_gpuva *va_pool_alloc(struct va_pool *pool)
 		if (pool->bump == pool->bump_end) {
 			const size_t bytes = VA_POOL_LINE + (size_t)VA_POOL_SLOTS * VA_POOL_SLOT;
 			/* Over-allocate by a line to align by hand: kmalloc gives 16. */
-			void *raw = replay_kmalloc(bytes + VA_POOL_LINE);
+			void *raw = kmalloc(bytes + VA_POOL_LINE, GFP_KERNEL);
 			struct va_pool_chunk *chunk;
 
 			if (!raw)

@@ -6,10 +6,18 @@ The fragments are joined in the order given on the command line ("order
 matters": a fragment may only use types declared by earlier ones). Each one is
 preceded by a comment naming its source so cffi parse errors can be traced back.
 The output is always rewritten, so ninja never sees a stale timestamp.
+
+A C header of the core can serve as a fragment itself, so its declarations
+are written once: only the text between its ``/* cdef: begin */`` and
+``/* cdef: end */`` lines is taken (no preprocessor lines in between; cffi
+drops the comments).
 """
 
 import os
 import sys
+
+BEGIN = "/* cdef: begin */"
+END = "/* cdef: end */"
 
 
 def main(argv: list[str]) -> int:
@@ -21,6 +29,8 @@ def main(argv: list[str]) -> int:
     for path in inputs:
         with open(path, encoding="utf-8") as f:
             text = f.read()
+        if BEGIN in text:
+            text = text.split(BEGIN, 1)[1].split(END, 1)[0]
         name = os.path.basename(path)
         parts.append(f"/* ---- begin {name} ---- */\n{text.rstrip()}\n/* ---- end {name} ---- */\n")
     tmp = out + ".tmp"

@@ -23,6 +23,12 @@
 #include "drm/drm_gpuvm.h"
 #include "drm/gpuvm_apply.h"
 
+/*
+ * Everything from here to "cdef: end" is also the cffi declaration of the
+ * driver layer (pygpuvm/meson.build): declarations only, no preprocessor.
+ */
+/* cdef: begin */
+
 /* ------------------------------------------------------------------ binds */
 
 /**
@@ -331,5 +337,7 @@ void gpuvm_driver_vm_release(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_c
 int gpuvm_driver_exec_lock_binds(struct drm_gpuvm_exec *vm_exec,
 				 const struct gpuvm_bind_req *reqs, unsigned int num_reqs,
 				 bool lock_vm, struct drm_gem_object **objs, unsigned int num_objs);
+
+/* cdef: end */
 
 #endif
