@@ -7,10 +7,15 @@ the offending line (or 0 when the garbage happens to be a valid trace), and
 never crash, hang or grow without bound:
 
 * every child runs with a timeout (a hang fails the test, it does not stall it);
-* its peak resident set (``ru_maxrss`` from ``os.wait4``) is compared with the
-  same tool's peak on a tiny trace: garbage may cost memory in proportion to
-  the input (a long line is held whole), never more. ``RLIMIT_AS`` is not
-  used: sanitizer builds (CI step 4) reserve terabytes of address space;
+* its peak resident set is compared with the same tool's peak on a tiny
+  trace: garbage may cost memory in proportion to the input (a long line is
+  held whole), never more. The peak comes from a small launcher process
+  (``_LAUNCHER``) that forks and execs the tool and reads ``ru_maxrss`` from
+  ``os.wait4``: Linux keeps the high-water mark of the address space a program
+  was exec'ed from in the child's ``ru_maxrss``, and subprocess spawns with
+  vfork, so a tool started straight from pytest would report pytest's own peak
+  (hundreds of MiB under ASan, growing as the session runs). ``RLIMIT_AS`` is
+  not used: sanitizer builds (CI step 4) reserve terabytes of address space;
 * children run in a fresh empty directory (a shared /tmp can hold files that
   shadow the standard library, and the checkout's pygpuvm/ has no extension).
 
@@ -33,7 +38,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +89,35 @@ def _argv(tool: str) -> list[str]:
     return [sys.executable, "-m", "pygpuvm", tool]
 
 
+# argv: REPORT TIMEOUT PROGRAM ARGS...; forks and execs PROGRAM (stdin, stdout
+# and stderr inherited), kills it after TIMEOUT seconds, and writes
+# "<wait status> <ru_maxrss KiB>" or "hung" to REPORT. The tool's peak then
+# includes only this small interpreter's, the same for every run.
+_LAUNCHER = """
+import os, sys, time
+report, timeout, argv = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+deadline = time.monotonic() + timeout
+while True:
+    got, status, ru = os.wait4(pid, os.WNOHANG)
+    if got:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, 9)
+        os.wait4(pid, 0)
+        status = None
+        break
+    time.sleep(0.005)
+with open(report, "w") as f:
+    f.write("hung" if status is None else f"{status} {ru.ru_maxrss}")
+"""
+
+
 def run_process(tool: str, data: bytes, workdir: Path) -> Result:
     """Run @tool on @data (given as a file) in an empty directory; kill it after TIMEOUT."""
     global _runs
@@ -93,28 +126,26 @@ def run_process(tool: str, data: bytes, workdir: Path) -> Result:
     cwd.mkdir()
     path = workdir / "in.trace"
     path.write_bytes(data)
+    report = workdir / "report"
+    report.unlink(missing_ok=True)
+    argv = _argv(tool)
+    argv[0] = shutil.which(argv[0]) or argv[0]  # execv does not search PATH
     with open(path, "rb") as fin, open(workdir / "out", "wb+") as fout, \
             open(workdir / "err", "wb+") as ferr:
-        proc = subprocess.Popen([*_argv(tool), str(path)], stdin=fin, stdout=fout,
-                                stderr=ferr, cwd=cwd)
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            pid, wstatus, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                pytest.fail(f"{tool} hung on {len(data)} bytes of input (killed after {TIMEOUT}s)")
-            time.sleep(0.005)
-        proc.returncode = 0  # reaped here; keep Popen from waiting again
+        subprocess.run([sys.executable, "-I", "-c", _LAUNCHER, str(report), str(TIMEOUT),
+                        *argv, str(path)], stdin=fin, stdout=fout, stderr=ferr, cwd=cwd,
+                       check=True, timeout=TIMEOUT + 60)
         fout.seek(0)
         ferr.seek(0)
         out, err = fout.read(), ferr.read()
+    words = report.read_text().split()
+    if words == ["hung"]:
+        pytest.fail(f"{tool} hung on {len(data)} bytes of input (killed after {TIMEOUT}s)")
+    wstatus, maxrss_kib = int(words[0]), int(words[1])
     if os.WIFSIGNALED(wstatus):
         sig = os.WTERMSIG(wstatus)
         pytest.fail(f"{tool} died of {signal.Signals(sig).name}: {err[-2000:]!r}")
-    return Result(os.WEXITSTATUS(wstatus), out, err, rusage.ru_maxrss)
+    return Result(os.WEXITSTATUS(wstatus), out, err, maxrss_kib)
 
 
 _runs = 0
