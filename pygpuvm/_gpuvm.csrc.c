@@ -450,10 +450,31 @@ struct pyg_bind_priv {
 };
 
 /*
+ * Does the GEM of @va outlive an apply of @nops ops with no reference of
+ * ours? Yes when @va's vm_bo has more VAs linked than the list has ops: one
+ * of them stays, so the vm_bo (which holds the GEM) stays, and only calls
+ * holding this VM's lock (as the caller does until it has read the records)
+ * can unlink it. Longer lists are not counted: their GEMs are held.
+ */
+static bool pyg_gem_stays(const struct drm_gpuva *va, size_t nops)
+{
+	const struct list_head *head, *pos;
+	size_t n = 0;
+
+	if (!va->vm_bo || nops > 4)
+		return false;
+	head = &va->vm_bo->list.gpuva;
+	for (pos = head->next; pos != head; pos = pos->next)
+		if (++n > nops)
+			return true;
+	return false;
+}
+
+/*
  * Record the ops before they are applied; skip the apply (return 1) when
  * they do not fit. The GEM objects of the VAs the ops remove may lose their
- * last reference in the apply: each distinct one but the map's own gets a
- * reference (PYGPUVM_OP_HELD in its first record).
+ * last reference in the apply: each distinct one but the map's own, unless
+ * pyg_gem_stays(), gets a reference (PYGPUVM_OP_HELD in its first record).
  */
 static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
 {
@@ -468,7 +489,8 @@ static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
 		u64 *r = recs + i * PYGPUVM_OP_WORDS;
 		u64 o = r[PYGPUVM_OP_MAP + 3];
 
-		if (!r[PYGPUVM_OP_VA] || !o || o == pyg_addr(b->obj))
+		if (!r[PYGPUVM_OP_VA] || !o || o == pyg_addr(b->obj) ||
+		    pyg_gem_stays((const struct drm_gpuva *)(uintptr_t)r[PYGPUVM_OP_VA], b->n))
 			continue;
 		for (j = 0; j < i; j++)
 			if ((recs[j * PYGPUVM_OP_WORDS] & PYGPUVM_OP_HELD) &&

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ._gpuvm import ffi, lib
 from ._util import hexs
 from .gem import _gems, gem_from_addr
-from .ops import MapOp, Op, Piece, PrefetchOp, RemapOp, UnmapOp
+from .ops import MapOp, Op, Ops, Piece, PrefetchOp, RemapOp, UnmapOp
 from .va import Va
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ BIND_WARNED = int(lib.PYGPUVM_BIND_WARNED)
 SCRATCH_OPS = 16
 SCRATCH_WORDS = HDR + SCRATCH_OPS * OP_W
 
-# The first op record of a buffer (after its header), read from the buffer's
-# ffi.buffer() in one call: cheaper than ffi.unpack for one record.
-_first_op = struct.Struct(f"{OP_W}Q").unpack_from
+# The head of the first op record of a buffer (after its header: type, VA,
+# flags, addr, range, offset, GEM; what an unmap op has), read from the
+# buffer's ffi.buffer() in one call: cheaper than ffi.unpack for one record.
+_first_op = struct.Struct("7Q").unpack_from
 _HDR_BYTES = HDR * 8
 _put_held = lib.pygpuvm_put_held
 
@@ -240,6 +241,21 @@ def ops(vm: VM, v: list[int], n: int, gems: dict[int, Any], applied: bool
 # removing one whole VA. The state change is taken into account at once (the
 # VA cache, held references); the op objects are only built if the caller
 # looks at the returned Ops (its ``_lazy``, realised by ``Ops._ops``).
+
+
+def lazy_ops(vm: VM, gen: int, kind: str, lazy: tuple[Any, ...]) -> Ops:
+    """The applied :class:`~pygpuvm.Ops` of a one-op bind, realised from ``lazy``
+    on first use (``Ops(vm, None, (), gen, kind, True, lazy)`` without the
+    ``__init__`` call, which costs as much as the rest of this function)."""
+    ops: Ops = _object_new(Ops)
+    ops._vm = vm
+    ops._ptr = None
+    ops._items = None
+    ops._lazy = lazy
+    ops._gen = gen
+    ops.kind = kind
+    ops.applied = True
+    return ops
 
 
 def map_ops(addr: int, range_: int, obj: GemObject | None, offset: int) -> tuple[Op, ...]:

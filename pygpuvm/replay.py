@@ -51,6 +51,20 @@ _SYNTAX: dict[bytes, tuple[tuple[int, ...], str]] = {
     b"mark": ((0,), "0"),
 }
 
+# A line is split into at most this many words (the longest command plus
+# one more, enough to tell a wrong count); the rest is only counted, so a
+# line of a million words costs a copy of the line, not a million objects.
+_MAX_WORDS = 1 + max(max(counts) for counts, _ in _SYNTAX.values()) + 1
+# bytes.split()'s whitespace -> b" ", every other byte -> b"x": words are the
+# b"x" runs (counted without making them).
+_WORD_MAP = bytes(0x20 if c in b" \t\n\v\f\r" else 0x78 for c in range(256))
+
+
+def _count_words(text: bytes) -> int:
+    marks = text.translate(_WORD_MAP)
+    return marks.count(b" x") + (marks[:1] == b"x")
+
+
 _ERRNO_NAMES = ("EINVAL", "ENOMEM", "EEXIST", "ENOENT", "EDEADLK", "EALREADY", "EBUSY",
                 "EINTR", "EOPNOTSUPP")
 
@@ -141,7 +155,7 @@ class Parser:
         self.line += 1
         if b"\0" in raw:
             raise TraceError(self.line, "NUL byte in line")
-        words = raw.split(b"#", 1)[0].split()
+        words = raw.split(b"#", 1)[0].split(None, _MAX_WORDS - 1)
         if not words:
             return None
         name, rest = words[0], words[1:]
@@ -150,8 +164,11 @@ class Parser:
             raise TraceError(self.line, f"unknown command '{_text(name)}'")
         counts, expected = syntax
         if len(rest) not in counts:
+            got = len(rest)
+            if len(words) == _MAX_WORDS:   # the last item holds the unsplit rest
+                got += _count_words(words[-1]) - 1
             raise TraceError(self.line, f"wrong number of arguments for '{_text(name)}': "
-                                        f"expected {expected}, got {len(rest)}")
+                                        f"expected {expected}, got {got}")
         args: tuple[int, ...] = ()
         bo_name = None
         ext = False

@@ -91,6 +91,7 @@ _vm_bind = lib.pygpuvm_vm_bind
 _BIND_WARNED = _records.BIND_WARNED
 _map_ops = _records.map_ops
 _one_unmap = _records.one_unmap
+_lazy_ops = _records.lazy_ops
 
 
 def _new_scratch() -> tuple[Any, Any]:
@@ -451,8 +452,7 @@ class VM:
                     self._gen = gen + 1
                     self._count += delta
                     self._scratch = scratch
-                    result = Ops(self, None, (), gen, "map" if kind == _KIND_MAP else "unmap",
-                                 True, lazy)
+                    result = _lazy_ops(self, gen, "map" if kind == _KIND_MAP else "unmap", lazy)
                     lock.release()
                     if _PENDING[0]:
                         _raise_pending()

@@ -56,6 +56,32 @@ def test_unmap_names_objects_that_die_in_the_apply():
         assert vm.find(0x1000, 0x1000).obj is remap.va.obj
 
 
+def test_unmap_names_objects_another_va_keeps_alive():
+    # No extra reference is taken when the object's vm_bo keeps more VAs than the
+    # ops remove: the records are read while one of them still holds the object.
+    #   1    2    3    4    5
+    #   AAAA      AAAA      AAAA     unmap one, then two at once, then the last
+    with pygpuvm.VM() as vm:
+        a = pygpuvm.GemObject(0x10000, name="A")
+        for i in range(3):
+            vm.map(0x1000 + 2 * i * PAGE, PAGE, a, i * PAGE)
+        key = a._key
+        del a
+        gc.collect()
+        op = vm.unmap(0x1000, PAGE)[0]
+        assert op.kind == "unmap" and op.obj is not None and op.obj._key == key
+        assert op.obj.refcount == 2                              # new wrapper + vm_bo
+        del op
+        gc.collect()
+        vm.map(0x7000, PAGE, None, 0)
+        ops = vm.unmap(0x3000, 0x5000)                           # both of A's, and 0x7000
+        assert [o.kind for o in ops] == ["unmap"] * 3 and len(vm) == 0
+        assert ops[0].obj._key == key and ops[1].obj is ops[0].obj
+        assert ops[0].obj.refcount == 1 and ops[2].obj is None   # only the new wrapper
+        del ops
+        gc.collect()
+
+
 def test_map_and_unmap_with_more_ops_than_the_scratch_holds():
     #   one page mapped every other page, 40 of them; then one map over all of them
     a = pygpuvm.GemObject(1 << 20, name="A")

@@ -15,7 +15,8 @@ never crash, hang or grow without bound:
   was exec'ed from in the child's ``ru_maxrss``, and subprocess spawns with
   vfork, so a tool started straight from pytest would report pytest's own peak
   (hundreds of MiB under ASan, growing as the session runs). ``RLIMIT_AS`` is
-  not used: sanitizer builds (CI step 4) reserve terabytes of address space;
+  not used: sanitizer builds (CI step 4) reserve terabytes of address space
+  (and ASan's quarantine is turned off in these children, see ``_CHILD_ENV``);
 * children run in a fresh empty directory (a shared /tmp can hold files that
   shadow the standard library, and the checkout's pygpuvm/ has no extension).
 
@@ -118,6 +119,15 @@ with open(report, "w") as f:
 """
 
 
+# Under AddressSanitizer (CI step 4 preloads it into every child) freed blocks
+# wait in a quarantine of up to 256 MiB before reuse, so every temporary copy of
+# a long line would stay resident: turn the quarantine off in the children whose
+# memory is measured (use-after-free checks stay on everywhere else).
+_CHILD_ENV = {**os.environ, "ASAN_OPTIONS": ":".join(
+    filter(None, [os.environ.get("ASAN_OPTIONS", ""),
+                  "quarantine_size_mb=0", "thread_local_quarantine_size_kb=0"]))}
+
+
 def run_process(tool: str, data: bytes, workdir: Path) -> Result:
     """Run @tool on @data (given as a file) in an empty directory; kill it after TIMEOUT."""
     global _runs
@@ -134,7 +144,7 @@ def run_process(tool: str, data: bytes, workdir: Path) -> Result:
             open(workdir / "err", "wb+") as ferr:
         subprocess.run([sys.executable, "-I", "-c", _LAUNCHER, str(report), str(TIMEOUT),
                         *argv, str(path)], stdin=fin, stdout=fout, stderr=ferr, cwd=cwd,
-                       check=True, timeout=TIMEOUT + 60)
+                       check=True, timeout=TIMEOUT + 60, env=_CHILD_ENV)
         fout.seek(0)
         ferr.seek(0)
         out, err = fout.read(), ferr.read()

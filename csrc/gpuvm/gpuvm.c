@@ -139,34 +139,9 @@ void drm_gpuvm_put(struct drm_gpuvm *gpuvm)
 		kref_put(&gpuvm->kref, drm_gpuvm_free);
 }
 
-static bool drm_gpuvm_in_mm_range(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
-{
-	u64 end = addr + range;
-	u64 mm_end = gpuvm->mm_start + gpuvm->mm_range; /* wraps if init warned */
-
-	return addr >= gpuvm->mm_start && end <= mm_end;
-}
-
-static bool drm_gpuvm_in_kernel_node(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
-{
-	u64 end = addr + range;
-	u64 kstart = gpuvm->kernel_alloc_node.va.addr;
-	u64 krange = gpuvm->kernel_alloc_node.va.range;
-	u64 kend = kstart + krange;
-
-	return krange && addr < kend && kstart < end;
-}
-
-/* Inlined into the insert paths below; drm_gpuvm_range_valid() for the rest. */
-static inline bool range_valid(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
-{
-	return !u64_add_overflows(addr, range) && drm_gpuvm_in_mm_range(gpuvm, addr, range) &&
-	       !drm_gpuvm_in_kernel_node(gpuvm, addr, range);
-}
-
 bool drm_gpuvm_range_valid(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
 {
-	return range_valid(gpuvm, addr, range);
+	return gpuvm_range_valid(gpuvm, addr, range);
 }
 
 struct drm_gem_object *drm_gpuvm_resv_object_alloc(struct drm_device *drm)
@@ -179,7 +154,7 @@ int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 	u64 addr = va->va.addr;
 	u64 range = va->va.range;
 
-	if (unlikely(!range_valid(gpuvm, addr, range)))
+	if (unlikely(!gpuvm_range_valid(gpuvm, addr, range)))
 		return -EINVAL;
 
 	if (likely(range)) {
@@ -263,7 +238,7 @@ bool __drm_gpuva_insert_after(struct drm_gpuvm *gpuvm, struct drm_gpuva *prev,
 		return false;
 	if (!range || !prev->va.range || prev->va.addr + prev->va.range > addr)
 		return false;
-	if (!range_valid(gpuvm, addr, range))
+	if (!gpuvm_range_valid(gpuvm, addr, range))
 		return false;
 	next = __drm_gpuva_next(prev);
 	if (next && next->va.addr <= addr + range - 1)

@@ -6,6 +6,29 @@
 #define PYGPUVM_GPUVM_INTERNAL_H
 
 #include "drm/drm_gpuvm.h"
+#include "lib/interval_tree.h"
+
+/*
+ * drm_gpuvm_range_valid(), inline for the core's own hot paths: no overflow,
+ * inside the VM's window, clear of the reserved node.
+ */
+static inline bool gpuvm_range_valid(const struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	const u64 end = addr + range;
+	const u64 mm_end = gpuvm->mm_start + gpuvm->mm_range; /* wraps if init warned */
+	const u64 kstart = gpuvm->kernel_alloc_node.va.addr;
+	const u64 krange = gpuvm->kernel_alloc_node.va.range;
+
+	if (end < addr || addr < gpuvm->mm_start || end > mm_end)
+		return false;
+	return !(krange && addr < kstart + krange && kstart < end);
+}
+
+/* drm_gpuva_find_first(), inline for the walks of sm.c. */
+static inline struct drm_gpuva *gpuvm_find_first(struct drm_gpuvm *gpuvm, u64 addr, u64 range)
+{
+	return gpuva_it_iter_first_inline(&gpuvm->rb.tree, addr, addr + range - 1);
+}
 
 /*
  * If drm_gpuva_remove(@old) followed by drm_gpuva_insert(@new) would succeed

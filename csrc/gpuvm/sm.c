@@ -79,6 +79,13 @@ SM_INLINE int op_unmap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm
 
 /* ------------------------------------------------------------------- walks */
 
+/* drm_gpuvm_for_each_va_range_safe() with the tree query inlined. */
+#define sm_for_each_va_range_safe(va__, next__, gpuvm__, start__, end__)          \
+	for ((va__) = gpuvm_find_first((gpuvm__), (start__), (end__) - (start__)), \
+	    (next__) = __drm_gpuva_next(va__);                                     \
+	     (va__) && (va__)->va.addr < (end__);                                  \
+	     (va__) = (next__), (next__) = __drm_gpuva_next(va__))
+
 /* The request has been validated. */
 SM_INLINE int sm_map_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
 			  const struct drm_gpuvm_map_req *req, bool madvise)
@@ -93,7 +100,7 @@ SM_INLINE int sm_map_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *o
 	struct drm_gpuva *va, *next;
 	int ret = 0;
 
-	drm_gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct drm_gem_object *obj = va->gem.obj;
 		const u64 offset = va->gem.offset;
 		const u64 addr = va->va.addr;
@@ -232,7 +239,7 @@ SM_INLINE int sm_unmap_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops 
 	struct drm_gpuva *va, *next;
 	int ret;
 
-	drm_gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct drm_gpuva_op_map prev = { 0 }, nxt = { 0 };
 		const u64 addr = va->va.addr;
 		const u64 end = addr + va->va.range;
@@ -273,7 +280,7 @@ SM_INLINE int sm_unmap_walk(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops 
 int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
 		       const struct drm_gpuvm_map_req *req, bool madvise)
 {
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
+	if (unlikely(!gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
 		return -EINVAL;
 	return sm_map_walk(gpuvm, ops, priv, req, madvise);
 }
@@ -281,7 +288,7 @@ int __drm_gpuvm_sm_map(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops,
 int __drm_gpuvm_sm_unmap(struct drm_gpuvm *gpuvm, const struct drm_gpuvm_ops *ops, void *priv,
 			 u64 req_addr, u64 req_range)
 {
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
+	if (unlikely(!gpuvm_range_valid(gpuvm, req_addr, req_range)))
 		return -EINVAL;
 	return sm_unmap_walk(gpuvm, ops, priv, req_addr, req_range);
 }
@@ -540,7 +547,7 @@ static struct drm_gpuva_ops *__sm_map_ops_create(struct drm_gpuvm *gpuvm,
 	int ret;
 
 	/* Reject before allocating anything: the walk would anyway. */
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
+	if (unlikely(!gpuvm_range_valid(gpuvm, req->map.va.addr, req->map.va.range)))
 		return ERR_PTR(-EINVAL);
 
 	b.ops = ops_new(gpuvm);
@@ -573,7 +580,7 @@ struct drm_gpuva_ops *drm_gpuvm_sm_unmap_ops_create(struct drm_gpuvm *gpuvm, u64
 	struct ops_builder b = { .vm = gpuvm, .driver_op_alloc = driver_op_alloc(gpuvm) };
 	int ret;
 
-	if (unlikely(!drm_gpuvm_range_valid(gpuvm, req_addr, req_range)))
+	if (unlikely(!gpuvm_range_valid(gpuvm, req_addr, req_range)))
 		return ERR_PTR(-EINVAL);
 
 	b.ops = ops_new(gpuvm);
@@ -666,11 +673,16 @@ void drm_gpuva_ops_free(struct drm_gpuvm *gpuvm, struct drm_gpuva_ops *ops)
 	if (!ops)
 		return;
 
-	/* The list dies with its container: no need to unlink the ops one by one. */
+	/*
+	 * The list dies with its container: no need to unlink the ops one by
+	 * one. While the arena has a free slot no op was allocated on its own.
+	 */
 	if (!driver_op_alloc(gpuvm)) {
-		drm_gpuva_for_each_op_safe(op, next, ops)
-			if (!op_in_arena(ops, op))
-				kfree(op);
+		if (to_arena(ops)->used == DRM_GPUVA_OPS_INLINE) {
+			drm_gpuva_for_each_op_safe(op, next, ops)
+				if (!op_in_arena(ops, op))
+					kfree(op);
+		}
 	} else {
 		drm_gpuva_for_each_op_safe(op, next, ops) {
 			list_del(&op->entry);

@@ -216,40 +216,7 @@ void gpuva_it_remove(struct rb_root_cached *root, struct drm_gpuva *va)
 
 struct drm_gpuva *gpuva_it_iter_first(struct rb_root_cached *root, u64 start, u64 last)
 {
-	struct rb_node *node = root->rb_root.rb_node;
-
-	if (!node || it_va(node)->rb.__subtree_last < start)
-		return NULL;
-
-	/*
-	 * Find the first VA in address order whose last byte reaches @start:
-	 * only ever enter a subtree whose __subtree_last is >= @start. Every VA
-	 * after it starts at or above its start, so if it starts beyond @last
-	 * nothing overlaps.
-	 */
-	for (;;) {
-		struct rb_node *left = node->rb_left;
-
-		/*
-		 * Deciding needs the left child's line; the right child's is
-		 * the other way on. Fetch both at once rather than one after
-		 * the other.
-		 */
-		rb_prefetch(node->rb_right);
-		if (left && it_va(left)->rb.__subtree_last >= start) {
-			node = left;
-			continue;
-		}
-
-		struct drm_gpuva *va = it_va(node);
-
-		if (va->va.addr > last)
-			return NULL;
-		if (it_last(va) >= start)
-			return va;
-		/* Neither the left side nor this VA qualifies: the right one must. */
-		node = node->rb_right;
-	}
+	return gpuva_it_iter_first_inline(root, start, last);
 }
 
 struct drm_gpuva *gpuva_it_prev(struct drm_gpuva *va)
