@@ -306,6 +306,24 @@ def test_bind_lock_walks_lock_exactly_the_touched_objects():
     vm.close()
 
 
+def test_bind_lock_without_fences_only_locks():
+    # num_fences=0: a map's own object and the extra objects are locked, not
+    # reserved (a 0-slot reservation WARNed and failed the lock with EINVAL;
+    # found by csrc/fuzz/fuzz_api.c).
+    vm = pygpuvm.VM()
+    a, d, g = bos("A", "D", "G")
+    vm.map(0x10000, 4 * K, a)
+    binds = [("map", 0x12000, 4 * K, d, 0)]
+    for lock_vm in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with vm.bind_lock(binds, num_fences=0, lock_vm=lock_vm, objects=[g]) as ex:
+                assert {"A", "D", "G"} <= set(names(ex.locked_objects))
+                assert locked(d) and locked(g)
+        assert not locked(d) and not locked(g)
+    vm.close()
+
+
 def test_bind_lock_overlapping_binds_and_private_objects():
     # A later bind touching what an earlier one locks: duplicates are ignored.
     vm = pygpuvm.VM()

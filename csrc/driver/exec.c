@@ -26,11 +26,21 @@ static int lock_binds(struct drm_gpuvm_exec *vm_exec, const struct bind_lock_arg
 
 #ifdef GPUVM_HAVE_SM_EXEC_LOCK
 		if (b->op == GPUVM_BIND_MAP) {
+			/*
+			 * The walk reserves fence slots on the map's object, and
+			 * reserving 0 WARNs (as in the kernel): with no fences
+			 * asked for, lock the object here and walk without it.
+			 */
+			struct drm_gem_object *walk_obj = vm_exec->num_fences ? b->obj : NULL;
 			struct drm_gpuvm_map_req req =
-				kapi_map_req(b->addr, b->range, b->obj, b->offset);
+				kapi_map_req(b->addr, b->range, walk_obj, b->offset);
 
-			ret = drm_gpuvm_sm_map_exec_lock(vm_exec->vm, exec, vm_exec->num_fences,
-							 &req);
+			ret = 0;
+			if (b->obj && !walk_obj)
+				ret = drm_exec_lock_obj(exec, b->obj);
+			if (!ret)
+				ret = drm_gpuvm_sm_map_exec_lock(vm_exec->vm, exec,
+								 vm_exec->num_fences, &req);
 		} else if (b->op == GPUVM_BIND_UNMAP) {
 			ret = drm_gpuvm_sm_unmap_exec_lock(vm_exec->vm, exec, b->addr, b->range);
 		} else {
@@ -45,7 +55,16 @@ static int lock_binds(struct drm_gpuvm_exec *vm_exec, const struct bind_lock_arg
 		if (ret)
 			return ret;
 	}
-	return drm_exec_prepare_array(exec, args->objs, args->num_objs, vm_exec->num_fences);
+	if (vm_exec->num_fences)
+		return drm_exec_prepare_array(exec, args->objs, args->num_objs,
+					      vm_exec->num_fences);
+	/* Lock only: drm_exec_prepare_*() would reserve 0 slots, which WARNs. */
+	for (i = 0; i < args->num_objs; i++) {
+		ret = drm_exec_lock_obj(exec, args->objs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int lock_binds_extra(struct drm_gpuvm_exec *vm_exec)

@@ -84,6 +84,8 @@ static struct {
 	unsigned long steps, step_stop;
 	int step_ret;
 	unsigned long insert_failed, va_removed;
+	u8 validate_policy;
+	unsigned int validate_calls;
 } S;
 
 /* ---------------------------------------------------------------- WARNs */
@@ -107,7 +109,8 @@ static int validate_cb(struct drm_gpuvm_bo *vm_bo, struct drm_exec *exec)
 	(void)exec;
 	/* The walk holds every object's resv (asserted by the port as well). */
 	FUZZ_CHECK(dma_resv_held(vm_bo->obj->resv));
-	switch (fuzz_u8(&S.in) & 3) {
+	/* What to do with the i-th vm_bo: two bits of the policy byte. */
+	switch ((S.validate_policy >> (2 * (S.validate_calls++ % 4))) & 3) {
 	case 0:
 	case 1:
 		drm_gpuvm_bo_evict(vm_bo, false);
@@ -271,6 +274,59 @@ static void model_unmap(struct vm_slot *s, u64 a, u64 r)
 static bool is_kernel_node(const struct drm_gpuvm *vm, const struct drm_gpuva *va)
 {
 	return va == &vm->kernel_alloc_node;
+}
+
+static unsigned int vm_layout(struct drm_gpuvm *vm, struct mva *out, unsigned int max);
+
+/* The union of the VAs' intervals, as sorted disjoint [start, end) pairs. */
+static unsigned int covered(const struct mva *v, unsigned int n, u64 *out)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (k && out[2 * k - 1] == v[i].addr) {
+			out[2 * k - 1] = v[i].addr + v[i].range;
+			continue;
+		}
+		out[2 * k] = v[i].addr;
+		out[2 * k + 1] = v[i].addr + v[i].range;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * madvise: GEM-backed VAs and VAs away from the request stay as they were,
+ * and the covered addresses do not change; how the GEM-less VAs it meets are
+ * split and re-mapped is the walk's business, so the model takes the VM's
+ * layout after these checks.
+ */
+static void model_madvise(struct vm_slot *s, const struct gpuvm_bind_req *req)
+{
+	static struct mva now[MAXVA];
+	static u64 c0[2 * MAXVA], c1[2 * MAXVA];
+	u64 a = req->addr, e = req->addr + req->range;
+	unsigned int n = vm_layout(s->vm, now, MAXVA), j = 0, k0, k1;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (!now[i].range) {
+			s->lost = true;
+			return;
+		}
+	for (unsigned int i = 0; i < s->n; i++) {
+		const struct mva *v = &s->va[i];
+
+		if (!v->obj && v->addr < e && a < v->addr + v->range)
+			continue;
+		while (j < n && now[j].addr < v->addr)
+			j++;
+		FUZZ_CHECK(j < n && !memcmp(&now[j], v, sizeof(*v)));
+	}
+	k0 = covered(s->va, s->n, c0);
+	k1 = covered(now, n, c1);
+	FUZZ_CHECK(k0 == k1 && !memcmp(c0, c1, 2 * k0 * sizeof(*c0)));
+	memcpy(s->va, now, n * sizeof(*now));
+	s->n = n;
 }
 
 /* The VM's VAs (reserved node excluded) into @out; returns the count. */
@@ -558,20 +614,7 @@ static void model_bind(struct vm_slot *s, const struct gpuvm_bind_req *req)
 		model_unmap(s, req->addr, req->range);
 		break;
 	case GPUVM_BIND_MADVISE:
-		/*
-		 * GEM-less VAs are split at the ends of the request (what the
-		 * split-off parts are then mapped to is the walk's business:
-		 * not modelled, the model is dropped if a GEM-less VA was cut).
-		 */
-		for (unsigned int i = 0; i < s->n; i++) {
-			const struct mva *v = &s->va[i];
-			u64 e = v->addr + v->range;
-
-			if (!v->obj && ((v->addr < req->addr && req->addr < e) ||
-					(v->addr < req->addr + req->range &&
-					 req->addr + req->range < e)))
-				s->lost = true;
-		}
+		model_madvise(s, req);
 		break;
 	default:
 		break;
@@ -854,12 +897,12 @@ static void do_exec_lock(void)
 		     ((b >> 5) & 1 ? DRM_EXEC_IGNORE_DUPLICATES : 0);
 	S.ve.num_fences = (kind >> 2) & 3;
 	/*
-	 * drm_gpuvm_sm_map_exec_lock() reserves slots on a map's object even
-	 * for 0, which WARNs as in the kernel: a caller's miscount, not tried.
+	 * drm_gpuvm_exec_lock_array() reserves slots on its objects even for
+	 * 0, which WARNs as in the kernel: a caller's miscount, not tried.
+	 * (gpuvm_driver_exec_lock_binds() only locks then.)
 	 */
-	for (unsigned int i = 0; i < nreq && (kind & 3) < 2; i++)
-		if (reqs[i].op == GPUVM_BIND_MAP && reqs[i].obj && !S.ve.num_fences)
-			S.ve.num_fences = 1;
+	if ((kind & 3) == 2 && nobj && !S.ve.num_fences)
+		S.ve.num_fences = 1;
 	live = gpuvm_alloc_live();
 	gem_refs(refs);
 	maybe_fail(b);
@@ -898,7 +941,7 @@ static void do_exec_lock(void)
 			if (kref_read(&vb->kref)) /* zombies are skipped */
 				FUZZ_CHECK(dma_resv_held(vb->obj->resv));
 	}
-	for (unsigned int i = 0; i < nobj; i++)
+	for (unsigned int i = 0; i < nobj && (kind & 3) < 3; i++)
 		FUZZ_CHECK(dma_resv_held(objs[i]->resv));
 	S.exec_open = true;
 	S.exec_dirty = false;
@@ -930,6 +973,8 @@ static void do_validate(void)
 	bool temp = false;
 	int ret;
 
+	S.validate_policy = u8_();
+	S.validate_calls = 0;
 	if (!s)
 		return;
 	if (S.exec_open) {
@@ -1003,29 +1048,24 @@ static void do_query(void)
 			FUZZ_CHECK(va->va.addr == m->addr);
 		break;
 	}
-	case 2: { /* drm_gpuva_find_prev: the VA ending exactly at a */
-		struct drm_gpuva *va = drm_gpuva_find_prev(s->vm, a);
+	case 2:   /* drm_gpuva_find_prev(): the tree query over [a - 1, a] */
+	case 3: { /* drm_gpuva_find_next(): over [a, a + 1] */
+		u64 first = (b & 7) == 2 ? a - 1 : a;
+		struct drm_gpuva *va = (b & 7) == 2 ? drm_gpuva_find_prev(s->vm, a)
+						    : drm_gpuva_find_next(s->vm, a);
 		const struct mva *m = NULL;
 
-		for (unsigned int i = 0; i < s->n; i++)
-			if (s->va[i].addr + s->va[i].range == a)
-				m = &s->va[i];
-		if (va && is_kernel_node(s->vm, va))
-			break;
-		if (a)
-			FUZZ_CHECK(!va == !m);
-		break;
-	}
-	case 3: { /* drm_gpuva_find_next: the VA starting exactly at a */
-		struct drm_gpuva *va = drm_gpuva_find_next(s->vm, a);
-		const struct mva *m = NULL;
-
-		for (unsigned int i = 0; i < s->n; i++)
-			if (s->va[i].addr == a)
-				m = &s->va[i];
+		/* Both refuse a probe byte outside the valid ranges. */
+		if (model_range_valid(s->vm, first, 1))
+			for (unsigned int i = 0; i < s->n && !m; i++)
+				if (s->va[i].addr + s->va[i].range - 1 >= first &&
+				    s->va[i].addr <= first + 1)
+					m = &s->va[i];
 		if (va && is_kernel_node(s->vm, va))
 			break;
 		FUZZ_CHECK(!va == !m);
+		if (va)
+			FUZZ_CHECK(va->va.addr == m->addr && va->va.range == m->range);
 		break;
 	}
 	case 4: { /* drm_gpuvm_interval_empty */
@@ -1295,11 +1335,31 @@ static void teardown(void)
 	S.drm = NULL;
 }
 
+/* FUZZ_API_TRACE=1 in the environment: one line per call (reading a crash input). */
+static void print_step(size_t at, u8 op)
+{
+	static const char *const names[20] = {
+		"vm_init", "vm_put", "gem_create", "gem_put", "map", "unmap", "prefetch/madvise",
+		"ops", "batch", "bo_obtain", "bo_put", "evict", "extobj_add", "exec_lock/unlock",
+		"fence", "validate", "query", "va_hand/bo_unmap", "walk", "snapshots/cleanup",
+	};
+
+	fprintf(stderr, "@%zu %s%s:", at, names[op % 20], (op & 0x80) ? "(2)" : "");
+	for (int i = 0; i < NVM; i++)
+		if (S.vms[i].vm)
+			fprintf(stderr, " vm%d %u VAs%s", i, nvas(S.vms[i].vm),
+				S.vms[i].lost ? " (model dropped)" : "");
+	fprintf(stderr, "%s\n", S.exec_open ? " exec open" : "");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int trace = -1;
 	long live0 = gpuvm_alloc_live();
 	unsigned int steps = 0;
 
+	if (trace < 0)
+		trace = getenv("FUZZ_API_TRACE") != NULL;
 	memset(&S, 0, sizeof(S));
 	S.in = (struct fuzz_input){ data, size };
 	S.fence_ctx = dma_fence_context_alloc(1);
@@ -1309,6 +1369,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (!fuzz_done(&S.in) && steps++ < MAXSTEPS) {
 		u8 op = u8_();
+		size_t at = size - S.in.n - 1;
 
 		switch (op % 20) {
 		case 0: do_vm_init(); break;
@@ -1333,6 +1394,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default: (op & 0x80) ? do_cleanup() : do_snapshots(); break;
 		}
 		check_all();
+		if (trace)
+			print_step(at, op);
 	}
 	teardown();
 	gpuvm_set_warn_hook(NULL, NULL);

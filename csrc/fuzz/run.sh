@@ -9,7 +9,7 @@ ROOT=$PWD
 SECS=${1:-60}
 shift || true
 BUILD=${BUILD:-$ROOT/build-fuzz}
-TARGETS=(fuzz_replay fuzz_interval_tree)
+TARGETS=(fuzz_replay fuzz_interval_tree fuzz_api)
 
 if [ ! -d "$BUILD/meson-private" ]; then
 	CC=${CC:-clang} meson setup "$BUILD" -Dfuzz=true -Dtests=false
@@ -28,6 +28,9 @@ for t in "${TARGETS[@]}"; do
 	fuzz_replay)
 		args+=(-dict="$ROOT/csrc/fuzz/replay.dict")
 		seeds=("$ROOT/tests/traces" "$ROOT/tests/traces/bad")
+		;;
+	fuzz_api)
+		seeds=("$ROOT/csrc/fuzz/seeds/fuzz_api")
 		;;
 	esac
 	echo "== $t: ${SECS}s"

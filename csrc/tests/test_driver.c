@@ -687,6 +687,59 @@ static bool test_exec_lock_binds(void)
 	return fx_fini(&f);
 }
 
+/*
+ * num_fences 0 means lock only: neither the map's own object nor the extra
+ * objects get a 0-slot reservation (which WARNs and fails with -EINVAL).
+ * Found by csrc/fuzz/fuzz_api.c.
+ */
+static bool test_exec_lock_binds_no_fences(void)
+{
+	struct drm_gem_object *c, *d;
+	struct drm_gpuvm_exec vm_exec;
+	struct gpuvm_bind_req reqs[2];
+	unsigned long warns;
+	struct fx f;
+
+	ASSERT_TRUE(fx_init(&f, 0));
+	c = gem_new(NULL);
+	d = gem_new(NULL);
+	ASSERT_NONNULL(c);
+	ASSERT_NONNULL(d);
+	ASSERT_EQ(map(&f, 0x10 * P, 4 * P, f.a, 0, NULL), 0);
+	reqs[0] = (struct gpuvm_bind_req){ GPUVM_BIND_MAP, 0x12 * P, 4 * P, c, 0 };
+	reqs[1] = (struct gpuvm_bind_req){ GPUVM_BIND_UNMAP, 0x10 * P, P, NULL, 0 };
+	for (int lock_vm = 0; lock_vm < 2; lock_vm++) {
+		memset(&vm_exec, 0, sizeof(vm_exec));
+		vm_exec.vm = f.vm;
+		vm_exec.num_fences = 0;
+		vm_exec.flags = DRM_EXEC_IGNORE_DUPLICATES; /* both walks meet A */
+		warns = warn_log_count();
+		ASSERT_EQ(gpuvm_driver_exec_lock_binds(&vm_exec, reqs, 2, lock_vm, &d, 1), 0);
+		ASSERT_EQ(warn_log_count(), warns);
+		ASSERT_TRUE(locked_in(&vm_exec.exec, c) && locked_in(&vm_exec.exec, d));
+		ASSERT_TRUE(locked_in(&vm_exec.exec, f.a));
+		ASSERT_EQ(lock_vm, locked_in(&vm_exec.exec, drm_gpuvm_resv_obj(f.vm)));
+		/* Lock only: nothing reserved. */
+		ASSERT_EQ(c->resv->num_reserved, 0);
+		ASSERT_EQ(d->resv->num_reserved, 0);
+		drm_gpuvm_exec_unlock(&vm_exec);
+		/* A duplicate is still refused without IGNORE_DUPLICATES, nothing locked. */
+		struct drm_gem_object *dup[2] = { d, d };
+
+		vm_exec.flags = 0;
+		ASSERT_EQ(gpuvm_driver_exec_lock_binds(&vm_exec, reqs, 1, lock_vm, dup, 2),
+			  -EALREADY);
+		ASSERT_FALSE(dma_resv_is_locked(d->resv));
+		ASSERT_FALSE(dma_resv_is_locked(c->resv));
+		vm_exec.flags = DRM_EXEC_IGNORE_DUPLICATES;
+		ASSERT_EQ(gpuvm_driver_exec_lock_binds(&vm_exec, reqs, 1, lock_vm, dup, 2), 0);
+		drm_gpuvm_exec_unlock(&vm_exec);
+	}
+	drm_gem_object_put(c);
+	drm_gem_object_put(d);
+	return fx_fini(&f);
+}
+
 int main(void)
 {
 	warn_log_install();
@@ -704,5 +757,6 @@ int main(void)
 	RUN(test_va_insert_destroy);
 	RUN(test_vm_release_frees_everything);
 	RUN(test_exec_lock_binds);
+	RUN(test_exec_lock_binds_no_fences);
 	return harness_done();
 }

@@ -328,7 +328,9 @@ void gpuvm_driver_vm_release(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_c
  * drm_gpuvm_sm_unmap_exec_lock() for each request in order, then locks
  * @objs. Without it, only the walks and @objs are locked, in one drm_exec
  * transaction. Afterwards every locked object gets @vm_exec->num_fences
- * fence slots (the walks reserve them only for a map's own object).
+ * fence slots (the walks reserve them only for a map's own object). With
+ * @vm_exec->num_fences 0 everything is only locked (drm_exec_prepare_obj()
+ * with 0 slots would WARN, as the kernel's does).
  *
  * Return: 0 with everything locked (release with drm_gpuvm_exec_unlock()), or
  * a negative errno with nothing locked (-EINVAL for an unknown op or a range
