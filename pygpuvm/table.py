@@ -3,7 +3,10 @@
 A :class:`Table` holds the mappings overlapping a range as five columns of
 unsigned 64-bit integers, filled by one C call (``gpuvm_va_table_fill``) into
 one buffer the table owns (a small query's rows are copied out of the VM's
-scratch buffer):
+scratch buffer). ``vm.table(start, end)`` with two plain ints is answered by a
+C method (pygpuvm/_tableq.c, installed as ``VM.table`` by :func:`install`)
+that does what :func:`query` does in one call and gives the same Table; any
+other call goes to :func:`query`:
 
 =========  ==========================================================
 ``addr``   first byte of the mapping
@@ -31,10 +34,12 @@ resolved before (``vm.table(..., objects=True)`` resolves them at once).
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._records import SCRATCH_WORDS
+from . import _tableq
 from .raw import ffi, lib
 from .errors import StaleOpsError
 from .gem import GemObject, gem_from_addr
@@ -42,7 +47,7 @@ from .gem import GemObject, gem_from_addr
 if TYPE_CHECKING:
     from .vm import VM
 
-__all__ = ["Table", "Tables", "COLUMNS", "FLAG_KERNEL", "query", "query_many"]
+__all__ = ["Table", "Tables", "COLUMNS", "FLAG_KERNEL", "query", "query_many", "install"]
 
 COLUMNS = ("addr", "range", "offset", "obj_id", "flags")
 FLAG_KERNEL = int(lib.GPUVM_VA_TABLE_KERNEL)
@@ -103,6 +108,21 @@ class _Columns:
         return self.column("flags")
 
 
+def _table_column(i: int) -> Any:
+    """Column ``i`` of a :class:`Table` as a property."""
+    mview = memoryview
+
+    def get(t: Any) -> memoryview:
+        data = t[0]
+        at = i * t[2] + t[7]
+        if type(data) is bytes:  # already read-only
+            return mview(data).cast("Q")[at:at + t[1]]
+        return _cast(data)[at:at + t[1]]
+
+    get.__name__ = COLUMNS[i]
+    return property(get, doc=f"The {COLUMNS[i]!r} column (read-only u64 memoryview).")
+
+
 class Table(_Columns, tuple):  # type: ignore[type-arg]
     """The mappings of a VM overlapping ``[start, end)``, as columns (see the module).
 
@@ -138,6 +158,30 @@ class Table(_Columns, tuple):  # type: ignore[type-arg]
 
     def _span(self) -> tuple[Any, int, int, int]:
         return self[0], self[2], self[7], self[1]
+
+    # The five columns again, each read without the generic column() lookup
+    # (reading one column of a small table costs about what the query does).
+    if TYPE_CHECKING:
+        @property
+        def addr(self) -> memoryview: ...
+
+        @property
+        def range(self) -> memoryview: ...
+
+        @property
+        def offset(self) -> memoryview: ...
+
+        @property
+        def obj_id(self) -> memoryview: ...
+
+        @property
+        def flags(self) -> memoryview: ...
+    else:
+        addr = _table_column(0)
+        range = _table_column(1)
+        offset = _table_column(2)
+        obj_id = _table_column(3)
+        flags = _table_column(4)
 
     def rows(self) -> list[tuple[int, int, int, int, int]]:
         """Every row as ``(addr, range, offset, obj_id, flags)`` tuples."""
@@ -255,6 +299,20 @@ def query(vm: VM, start: int = 0, end: int = 1 << 64, *, reserved: bool = False,
         return t
     finally:
         lock.release()
+
+
+def install(vm_type: type) -> None:
+    """Set ``vm_type.table`` (pygpuvm.VM's, once) to the C fast path of
+    :func:`query` (pygpuvm/_tableq.c): ``vm.table(start, end)`` with two plain
+    ints in u64 and ``start < end`` is answered there, in one C call; every
+    other call, and every error, goes to :func:`query`, which gives the same
+    Table."""
+    the_lib: Any = lib  # ffi.addressof(lib, name): a function's address (the stub lacks it)
+    fill = int(ffi.cast("uintptr_t", ffi.addressof(the_lib, "gpuvm_va_table_fill")))
+    doc = ("table($self, /, start=0, end=18446744073709551616, *, reserved=False, "
+           "objects=False)\n--\n\n" + (query.__doc__ or ""))
+    rlock = type(threading.RLock())
+    setattr(vm_type, "table", _tableq.install(vm_type, Table, query, fill, doc, rlock))
 
 
 class Tables(_Columns):

@@ -695,7 +695,8 @@ class VM:
         return self._collect(start, end - start, False, not reserved, True)
 
     # The columnar query (pygpuvm/table.py): a plain function used as a method,
-    # so that a small query pays no extra Python frame.
+    # so that a small query pays no extra Python frame; _table.install() below
+    # puts its C fast path (pygpuvm/_tableq.c) in its place.
     table = _table.query
     tables = _table.query_many
 
@@ -1128,3 +1129,5 @@ class VM:
         return (f"<VM {self.name!r} [{hexs(self.start)}, +{hexs(self.range)}) "
                 f"{self._count} VAs>")
 
+
+_table.install(VM)

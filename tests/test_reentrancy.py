@@ -174,6 +174,80 @@ def test_nested_validate_is_refused_with_vm_busy():
     vm.close()
 
 
+@pytest.mark.parametrize("resv_protected", [True, False])
+def test_nested_validate_with_the_transaction_is_refused_with_vm_busy(resv_protected):
+    # The issue's form: vm.validate(ex) (and ex.validate) inside a validate
+    # callback raised a bare ENOTSUP in RESV_PROTECTED mode.
+    vm = pygpuvm.VM(resv_protected=resv_protected)
+    objs = [vm.new_private_object(0x10000) for _ in range(2)]
+    vbs = [vm.obtain(o) for o in objs]
+    for v in vbs:
+        v.evict(True)
+    with vm.exec_lock() as ex:
+        with pytest.raises(pygpuvm.VMBusyError, match="validate"):
+            vm.validate(ex, lambda v: vm.validate(ex, lambda w: None))
+        with pytest.raises(pygpuvm.VMBusyError, match="validate"):
+            ex.validate(lambda v: ex.validate(lambda w: None))
+        vm.validate(ex)
+    assert vm.evicted_bos == []
+    del vbs, v
+    vm.close()
+
+
+@pytest.mark.parametrize("resv_protected", [True, False])
+def test_validate_callback_may_query_and_change_the_vm(resv_protected):
+    # What docs/python.md promises a validate callback: the VM's queries and
+    # binds work; deferred_cleanup() (it would free vm_bos of the walked list)
+    # and close(), also from a finalizer the callback triggers, are refused.
+    vm = pygpuvm.VM(resv_protected=resv_protected, immediate=True)
+    bo = vm.new_private_object(0x10000)
+    vm.map(0x10000, 0x1000, bo)
+    vb = vm.obtain(bo)
+    vb.evict(True)
+    seen: list[object] = []
+
+    class Bomb:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            try:
+                vm.close()
+            except pygpuvm.VMBusyError:
+                seen.append("finalizer busy")
+
+    def fn(v):
+        with pytest.raises(pygpuvm.VMBusyError, match="deferred_cleanup"):
+            vm.deferred_cleanup()
+        seen.append(len(vm.vas()))
+        vm.map(0x20000, 0x1000)
+        seen.append(len(vm))
+        vm.unmap(0x20000, 0x1000)
+        Bomb()
+        gc.collect()
+
+    vm.validate(fn)
+    assert seen == [1, 2, "finalizer busy"]
+    assert not vm.closed and len(vm) == 1 and vm.evicted_bos == []
+    del vb
+    vm.close()
+
+
+def test_close_from_a_step_callback_is_refused_with_vm_busy():
+    vm = pygpuvm.VM()
+
+    class Steps:
+        def sm_step_map(self, op):
+            vm.close()
+
+        sm_step_remap = sm_step_unmap = sm_step_map
+
+    with pytest.raises(pygpuvm.VMBusyError, match="close"):
+        vm.sm_map(0x10000, 0x1000, steps=Steps())
+    assert not vm.closed and len(vm) == 0
+    vm.close()
+
+
 @pytest.mark.parametrize("value", [1 << 80, -(1 << 80)])
 def test_callback_returning_a_huge_int_is_a_clear_error(value):
     vm = pygpuvm.VM(resv_protected=True)
@@ -285,6 +359,27 @@ def test_cross_thread_close_while_a_vm_bo_read_waits():
         vm.close()
     t.join()
     assert res == ["detached"]
+
+
+@pytest.mark.parametrize("how", ["own block", "another VM's block"])
+def test_close_with_the_vm_resv_held_frees_the_vm(how):
+    # An unmap left zombie vm_bos whose cleanup needs the VM resv, held by an
+    # exec block; close() then skipped the cleanup and the zombies' references
+    # kept the C VM alive forever (10 allocations leaked, found by fuzz_api).
+    vm = pygpuvm.VM(resv_protected=True, immediate=True)
+    p = vm.new_private_object(0x10000)
+    a = pygpuvm.GemObject(0x10000)
+    vm.map(0x10000, 0x1000, p)
+    vm.map(0x20000, 0x1000, a)
+    other = pygpuvm.VM()
+    block = vm.exec_lock() if how == "own block" else other.exec_lock(objects=[p])
+    with block:
+        vm.unmap(0x10000, 0x20000)
+        vm.close()
+    other.close()
+    del p, a
+    gc.collect()
+    # no_c_leaks checks that every C allocation is gone.
 
 
 def test_batch_append_during_run_batch_from_another_thread():

@@ -46,6 +46,70 @@ def test_columns_match_vas_on_random_layouts(vm):
         assert t.addr.format == "Q" and t.addr.itemsize == 8
 
 
+def _items(t):
+    """A Table's tuple items, its data as bytes."""
+    items = [tuple.__getitem__(t, i) for i in range(tuple.__len__(t))]
+    return [bytes(items[0])] + items[1:]
+
+
+def test_c_fast_path_gives_the_reference_table(vm):
+    # vm.table(start, end) with plain ints is answered by pygpuvm/_tableq.c;
+    # pygpuvm.table.query is the Python reference it must equal, item by item.
+    from pygpuvm import table as tablemod
+
+    assert type(pygpuvm.VM.table).__name__ == "method_descriptor"
+    rng = random.Random(13)
+    bos = [pygpuvm.GemObject(1 << 30, name=f"o{i}") for i in range(2)] + [None]
+    # 64 rows fit the C path's stack buffer, 65 take its heap path.
+    for n in (63, 64, 65, 200):
+        base = 0x1_0000_0000 + n * 0x100_0000
+        for i in range(n):
+            vm.map(base + i * 0x2000, 0x1000, rng.choice(bos), i * 0x1000)
+        t = vm.table(base, base + n * 0x2000)
+        assert len(t) == n and _items(t) == _items(tablemod.query(vm, base, base + n * 0x2000))
+        assert t.rows() == expected(vm, base, base + n * 0x2000)
+        ref = tablemod.query(vm, base, base + n * 0x2000)  # bytes; cffi buffer from 56 rows
+        sub = vm.tables([(0, 0x1000), (base, base + n * 0x2000)])[1]  # ...and a Tables view
+        for i, c in enumerate(COLUMNS):
+            want = [r[i] for r in t.rows()]
+            for x in (t, ref, sub):
+                col = getattr(x, c)
+                assert col.readonly and col.format == "Q" and col.tolist() == want
+                assert x.column(c).tolist() == want
+    for _ in range(300):
+        a = rng.randrange(0, 0x1_1000_0000 // 0x1000) * 0x1000 + rng.choice((0, 1, 0xfff))
+        b = a + rng.choice((1, 0x1000, 0x10000, 0x1000000, 0x80000000))
+        assert _items(vm.table(a, b)) == _items(tablemod.query(vm, a, b)), (hex(a), hex(b))
+    # Copy semantics: a table keeps its rows after the VM changes under it.
+    t = vm.table(0x1_0000_0000, 0x2_0000_0000)
+    before = t.rows()
+    vm.unmap(0x1_0000_0000, 0x1_0000_0000)
+    assert len(vm.table(0x1_0000_0000, 0x2_0000_0000)) == 0 and t.rows() == before
+    # Calls the C path hands to the reference: the same answers and errors.
+    assert vm.table(5, 5).end == 5 and vm.table(9, 5).end == 9
+    with pytest.raises(TypeError):
+        vm.table(True, 5)
+    assert vm.table(0, 1 << 64).rows() == vm.table().rows()
+    with pytest.raises(ValueError):
+        vm.table(-1, 5)
+    with pytest.raises(TypeError):
+        vm.table(1.0, 5)
+    with pytest.raises(TypeError):
+        vm.table(1, 5, 6)
+    with pytest.raises(TypeError):
+        pygpuvm.VM.table(object(), 1, 5)
+
+    class Sub(pygpuvm.VM):
+        pass
+
+    with Sub(range=1 << 40, name="sub") as sub:
+        sub.map(0x100000, 0x1000, None, 0)
+        assert sub.table(0, 1 << 40).rows() == [(0x100000, 0x1000, 0, 0, 0)]
+    vm.close()
+    with pytest.raises(pygpuvm.DetachedError):
+        vm.table(0, 10)
+
+
 def test_objects_are_reachable_from_ids(vm):
     a = pygpuvm.GemObject(1 << 20, name="A")
     b = vm.new_private_object(1 << 20, name="B")
@@ -108,6 +172,8 @@ def test_busy_from_a_callback(vm):
         def sm_step_map(self, op):
             with pytest.raises(pygpuvm.VMBusyError):
                 vm.table()
+            with pytest.raises(pygpuvm.VMBusyError):
+                vm.table(0, 1 << 30)  # the C fast path's arguments
             seen.append(op)
 
         def sm_step_remap(self, op):

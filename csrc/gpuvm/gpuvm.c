@@ -50,6 +50,7 @@ void drm_gpuvm_init(struct drm_gpuvm *gpuvm, const char *name, enum drm_gpuvm_fl
 		    const struct drm_gpuvm_ops *ops)
 {
 	gpuvm->rb.tree = RB_ROOT_CACHED;
+	gpuvm->rb_spine.len = 0;
 	INIT_LIST_HEAD(&gpuvm->rb.list);
 
 	INIT_LIST_HEAD(&gpuvm->extobj.list);
@@ -161,7 +162,7 @@ int drm_gpuva_insert(struct drm_gpuvm *gpuvm, struct drm_gpuva *va)
 		/* The check below and the insertion, in one descent. */
 		struct drm_gpuva *next;
 
-		if (gpuva_it_insert_checked(&gpuvm->rb.tree, va, &next))
+		if (gpuva_it_insert_checked_spine(&gpuvm->rb.tree, &gpuvm->rb_spine, va, &next))
 			return -EEXIST;
 		drm_gpuva_list_add(gpuvm, va, next);
 	} else {

@@ -31,6 +31,19 @@
 #endif
 
 /*
+ * The ops-list builder (below) is a step callback like any other, but when a
+ * walk is instantiated for it the steps are written straight into the list's
+ * ops: no step on the stack, no copy of it.
+ */
+static const struct drm_gpuvm_ops builder_ops;
+SM_INLINE int builder_map(void *priv, u64 addr, u64 range, struct drm_gem_object *obj,
+			  u64 offset);
+SM_INLINE int builder_remap(void *priv, const struct drm_gpuva_op_map *prev,
+			    const struct drm_gpuva_op_map *next,
+			    const struct drm_gpuva_op_unmap *unmap);
+SM_INLINE int builder_unmap(void *priv, struct drm_gpuva *va, bool keep);
+
+/*
  * A NULL step callback is a step the caller does not care about (internal
  * users such as the exec-lock walks only need some of them); the public
  * entry points check for the callbacks they require before walking.
@@ -38,6 +51,9 @@
 SM_INLINE int op_map_cb(const struct drm_gpuvm_ops *fn, void *priv, u64 addr, u64 range,
 		     struct drm_gem_object *obj, u64 offset)
 {
+	if (fn == &builder_ops)
+		return builder_map(priv, addr, range, obj, offset);
+
 	struct drm_gpuva_op op = {
 		.op = DRM_GPUVA_OP_MAP,
 		.map = {
@@ -54,6 +70,9 @@ SM_INLINE int op_map_cb(const struct drm_gpuvm_ops *fn, void *priv, u64 addr, u6
 SM_INLINE int op_remap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva_op_map *prev,
 		       struct drm_gpuva_op_map *next, struct drm_gpuva_op_unmap *unmap)
 {
+	if (fn == &builder_ops)
+		return builder_remap(priv, prev, next, unmap);
+
 	struct drm_gpuva_op op = {
 		.op = DRM_GPUVA_OP_REMAP,
 		.remap = { .prev = prev, .next = next, .unmap = unmap },
@@ -67,6 +86,9 @@ SM_INLINE int op_remap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm
 SM_INLINE int op_unmap_cb(const struct drm_gpuvm_ops *fn, void *priv, struct drm_gpuva *va,
 		       bool keep)
 {
+	if (fn == &builder_ops)
+		return builder_unmap(priv, va, keep);
+
 	struct drm_gpuva_op op = {
 		.op = DRM_GPUVA_OP_UNMAP,
 		.unmap = { .va = va, .keep = keep },
@@ -518,6 +540,95 @@ SM_INLINE int builder_step(struct drm_gpuva_op *step, void *priv)
 	if (!op)
 		return -ENOMEM;
 	list_add_tail(&op->entry, &b->ops->list);
+	return 0;
+}
+
+/* The next free arena slot, or NULL (full, or the driver allocates ops). */
+SM_INLINE struct remap_op_block *builder_slot(struct ops_builder *b)
+{
+	struct ops_arena *arena = to_arena(b->ops);
+
+	if (b->driver_op_alloc || arena->used >= DRM_GPUVA_OPS_INLINE)
+		return NULL;
+	return &arena->slot[arena->used++];
+}
+
+/* The in-place steps: every member a reader can reach is written. */
+SM_INLINE int builder_map(void *priv, u64 addr, u64 range, struct drm_gem_object *obj,
+			  u64 offset)
+{
+	struct ops_builder *b = priv;
+	struct remap_op_block *slot = builder_slot(b);
+	struct drm_gpuva_op *op = slot ? &slot->op : gpuva_op_alloc(b->vm, b->ops);
+
+	if (!op)
+		return -ENOMEM;
+	op->op = DRM_GPUVA_OP_MAP;
+	op->map.va.addr = addr;
+	op->map.va.range = range;
+	op->map.gem.offset = offset;
+	op->map.gem.obj = obj;
+	list_add_tail(&op->entry, &b->ops->list);
+	return 0;
+}
+
+SM_INLINE int builder_unmap(void *priv, struct drm_gpuva *va, bool keep)
+{
+	struct ops_builder *b = priv;
+	struct remap_op_block *slot = builder_slot(b);
+	struct drm_gpuva_op *op = slot ? &slot->op : gpuva_op_alloc(b->vm, b->ops);
+
+	if (!op)
+		return -ENOMEM;
+	/* Whole-struct store: op_alloc memory need not be zeroed for keep. */
+	*op = (struct drm_gpuva_op){ .op = DRM_GPUVA_OP_UNMAP, .unmap = { .va = va, .keep = keep } };
+	list_add_tail(&op->entry, &b->ops->list);
+	return 0;
+}
+
+static inline void builder_piece(struct drm_gpuva_op_map *dst, const struct drm_gpuva_op_map *src)
+{
+	dst->va.addr = src->va.addr;
+	dst->va.range = src->va.range;
+	dst->gem.offset = src->gem.offset;
+	dst->gem.obj = src->gem.obj;
+}
+
+SM_INLINE int builder_remap(void *priv, const struct drm_gpuva_op_map *prev,
+			    const struct drm_gpuva_op_map *next,
+			    const struct drm_gpuva_op_unmap *unmap)
+{
+	struct ops_builder *b = priv;
+	struct remap_op_block *slot = builder_slot(b);
+
+	if (!slot) {
+		/* A driver's op_alloc, or beyond the arena: the generic copy. */
+		struct drm_gpuva_op step = {
+			.op = DRM_GPUVA_OP_REMAP,
+			.remap = {
+				.prev = (struct drm_gpuva_op_map *)prev,
+				.next = (struct drm_gpuva_op_map *)next,
+				.unmap = (struct drm_gpuva_op_unmap *)unmap,
+			},
+		};
+
+		return builder_step(&step, priv);
+	}
+	slot->op.op = DRM_GPUVA_OP_REMAP;
+	slot->unmap.va = unmap->va;
+	slot->unmap.keep = unmap->keep;
+	slot->op.remap.unmap = &slot->unmap;
+	slot->op.remap.prev = NULL;
+	slot->op.remap.next = NULL;
+	if (prev) {
+		builder_piece(&slot->prev, prev);
+		slot->op.remap.prev = &slot->prev;
+	}
+	if (next) {
+		builder_piece(&slot->next, next);
+		slot->op.remap.next = &slot->next;
+	}
+	list_add_tail(&slot->op.entry, &b->ops->list);
 	return 0;
 }
 

@@ -110,8 +110,70 @@ struct drm_gpuva *gpuva_it_insert(struct rb_root_cached *root, struct drm_gpuva 
  * puts @va after every VA starting at or below s, as gpuva_it_insert() does.
  * If F starts at or below @va's last byte, the query finds it: -EEXIST.
  */
-int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
-			    struct drm_gpuva **next)
+/*
+ * @va goes after every node, each of which gains it in its subtree: the right
+ * spine's maxima become @va's last byte, and @va hangs below the rightmost.
+ */
+static void it_append(struct rb_root_cached *root, struct gpuva_it_spine *spine,
+		      struct drm_gpuva *va)
+{
+	const u64 last = it_last(va);
+	struct rb_node **link = &root->rb_root.rb_node;
+	struct rb_node *parent = NULL;
+	unsigned int k = 0;
+
+	if (spine && *link) {
+		const unsigned int len = spine->len;
+		uintptr_t *const cache = spine->node;
+
+		/*
+		 * The longest prefix of the cache that is still the spine: the
+		 * root, then each entry the right child of the one before. An
+		 * entry is dereferenced only once it has been found in the tree,
+		 * and these loads do not depend on each other (unlike a walk
+		 * down the spine, one pointer at a time).
+		 */
+		if (len && cache[0] == (uintptr_t)*link) {
+			k = 1;
+			while (k < len &&
+			       (uintptr_t)((struct rb_node *)cache[k - 1])->rb_right == cache[k])
+				k++;
+		} else {
+			cache[0] = (uintptr_t)*link;
+			k = 1;
+		}
+		/* Then down the part that changed (usually a node or two). */
+		for (parent = (struct rb_node *)cache[k - 1]; parent->rb_right;
+		     parent = parent->rb_right) {
+			if (k == GPUVA_IT_SPINE_MAX)
+				break;
+			cache[k++] = (uintptr_t)parent->rb_right;
+		}
+		if (!parent->rb_right) {
+			for (unsigned int i = 0; i < k; i++)
+				it_va((struct rb_node *)cache[i])->rb.__subtree_last = last;
+			link = &parent->rb_right;
+			/* @va is the spine's new end until the fixup moves things. */
+			if (k < GPUVA_IT_SPINE_MAX)
+				cache[k++] = (uintptr_t)&va->rb.node;
+			spine->len = k;
+			it_link_and_fix(root, va, parent, link, false);
+			return;
+		}
+		/* Deeper than a red-black tree can be: never, but walk then. */
+		spine->len = 0;
+		parent = NULL;
+	}
+	while (*link) {
+		parent = *link;
+		it_va(parent)->rb.__subtree_last = last;
+		link = &parent->rb_right;
+	}
+	it_link_and_fix(root, va, parent, link, !parent);
+}
+
+static int it_insert_checked(struct rb_root_cached *root, struct gpuva_it_spine *spine,
+			     struct drm_gpuva *va, struct drm_gpuva **next)
 {
 	struct rb_node *node = root->rb_root.rb_node;
 	const u64 start = va->va.addr;
@@ -121,14 +183,7 @@ int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
 
 	if (!node || it_va(node)->rb.__subtree_last < start) {
 		/* Nothing reaches s, so nothing starts after it: @va goes last. */
-		link = &root->rb_root.rb_node;
-		parent = NULL;
-		while (*link) {
-			parent = *link;
-			it_va(parent)->rb.__subtree_last = last;
-			link = &parent->rb_right;
-		}
-		it_link_and_fix(root, va, parent, link, !parent);
+		it_append(root, spine, va);
 		*next = NULL;
 		return 0;
 	}
@@ -166,6 +221,18 @@ int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
 	it_link_and_fix(root, va, parent, link, root->rb_leftmost == node && link == &node->rb_left);
 	*next = f;
 	return 0;
+}
+
+int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
+			    struct drm_gpuva **next)
+{
+	return it_insert_checked(root, NULL, va, next);
+}
+
+int gpuva_it_insert_checked_spine(struct rb_root_cached *root, struct gpuva_it_spine *spine,
+				  struct drm_gpuva *va, struct drm_gpuva **next)
+{
+	return it_insert_checked(root, spine, va, next);
 }
 
 void gpuva_it_replace(struct rb_root_cached *root, struct drm_gpuva *old, struct drm_gpuva *new)

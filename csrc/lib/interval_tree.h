@@ -27,6 +27,16 @@ int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
 			    struct drm_gpuva **next);
 
 /*
+ * The same, with @spine caching the tree's right spine (initially len 0; any
+ * tree change may leave it stale, it is checked against the tree before it is
+ * used, and only entries found in the tree are dereferenced). A VA that goes
+ * last (nothing in the tree reaches its start) then costs no walk down the
+ * spine: its maxima are updated from the cache.
+ */
+int gpuva_it_insert_checked_spine(struct rb_root_cached *root, struct gpuva_it_spine *spine,
+				  struct drm_gpuva *va, struct drm_gpuva **next);
+
+/*
  * Insert @va as the in-order successor of @prev, without a descent from the
  * root. The caller guarantees that gpuva_it_insert() would put it there.
  */

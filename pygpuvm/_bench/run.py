@@ -683,7 +683,8 @@ def python_table(data: dict[str, Any], results: list[Result]) -> list[str]:
         elif extra.get("compare") in refs and not extra.get("reference"):
             speedup = refs[extra["compare"]] / med
             want = extra.get("target_ratio", 20)
-            target = f">= {want}x intervaltree (measured {speedup:.1f}x)"
+            form = f", {extra['form']}" if extra.get("form") else ""
+            target = f">= {want}x intervaltree{form} (measured {speedup:.1f}x)"
             status = "ok" if speedup >= want else "MISSED"
         live = extra.get("live")
         lines.append(f"| {b['name']} | {_fmt_live(live) if live else ''} | {_fmt_time(med)} | "

@@ -273,6 +273,9 @@ enum drm_gpuvm_flags {
 	DRM_GPUVM_USERBITS = BIT(2),
 };
 
+/* A red-black tree of n < 2^64 nodes is at most 128 levels deep. */
+#define GPUVA_IT_SPINE_MAX 128
+
 struct drm_gpuvm {
 	const char *name;
 	enum drm_gpuvm_flags flags;
@@ -300,6 +303,16 @@ struct drm_gpuvm {
 		spinlock_t lock;
 	} evict;
 	struct llist_head bo_defer;
+	/*
+	 * Ours, private to the core (csrc/lib/interval_tree.c): the right
+	 * spine of the VA tree as last seen, root first, checked against the
+	 * tree before each use. Address-ordered inserts update the spine's
+	 * maxima from it instead of walking down pointer by pointer.
+	 */
+	struct gpuva_it_spine {
+		unsigned int len;
+		uintptr_t node[GPUVA_IT_SPINE_MAX];
+	} rb_spine;
 };
 
 /**
