@@ -108,6 +108,21 @@ class _Columns:
         return self.column("flags")
 
 
+def _table_column(i: int) -> Any:
+    """Column ``i`` of a :class:`Table` as a property."""
+    mview = memoryview
+
+    def get(t: Any) -> memoryview:
+        data = t[0]
+        at = i * t[2] + t[7]
+        if type(data) is bytes:  # already read-only
+            return mview(data).cast("Q")[at:at + t[1]]
+        return _cast(data)[at:at + t[1]]
+
+    get.__name__ = COLUMNS[i]
+    return property(get, doc=f"The {COLUMNS[i]!r} column (read-only u64 memoryview).")
+
+
 class Table(_Columns, tuple):  # type: ignore[type-arg]
     """The mappings of a VM overlapping ``[start, end)``, as columns (see the module).
 
@@ -143,6 +158,30 @@ class Table(_Columns, tuple):  # type: ignore[type-arg]
 
     def _span(self) -> tuple[Any, int, int, int]:
         return self[0], self[2], self[7], self[1]
+
+    # The five columns again, each read without the generic column() lookup
+    # (reading one column of a small table costs about what the query does).
+    if TYPE_CHECKING:
+        @property
+        def addr(self) -> memoryview: ...
+
+        @property
+        def range(self) -> memoryview: ...
+
+        @property
+        def offset(self) -> memoryview: ...
+
+        @property
+        def obj_id(self) -> memoryview: ...
+
+        @property
+        def flags(self) -> memoryview: ...
+    else:
+        addr = _table_column(0)
+        range = _table_column(1)
+        offset = _table_column(2)
+        obj_id = _table_column(3)
+        flags = _table_column(4)
 
     def rows(self) -> list[tuple[int, int, int, int, int]]:
         """Every row as ``(addr, range, offset, obj_id, flags)`` tuples."""

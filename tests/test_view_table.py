@@ -68,6 +68,14 @@ def test_c_fast_path_gives_the_reference_table(vm):
         t = vm.table(base, base + n * 0x2000)
         assert len(t) == n and _items(t) == _items(tablemod.query(vm, base, base + n * 0x2000))
         assert t.rows() == expected(vm, base, base + n * 0x2000)
+        ref = tablemod.query(vm, base, base + n * 0x2000)  # bytes; cffi buffer from 56 rows
+        sub = vm.tables([(0, 0x1000), (base, base + n * 0x2000)])[1]  # ...and a Tables view
+        for i, c in enumerate(COLUMNS):
+            want = [r[i] for r in t.rows()]
+            for x in (t, ref, sub):
+                col = getattr(x, c)
+                assert col.readonly and col.format == "Q" and col.tolist() == want
+                assert x.column(c).tolist() == want
     for _ in range(300):
         a = rng.randrange(0, 0x1_1000_0000 // 0x1000) * 0x1000 + rng.choice((0, 1, 0xfff))
         b = a + rng.choice((1, 0x1000, 0x10000, 0x1000000, 0x80000000))
