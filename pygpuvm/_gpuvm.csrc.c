@@ -447,6 +447,7 @@ struct pyg_bind_priv {
 	size_t max;
 	size_t n;
 	struct drm_gem_object *obj;
+	bool decode; /* PYGPUVM_BIND_DECODE */
 };
 
 /*
@@ -488,7 +489,10 @@ static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
 	for (i = 0; i < b->n; i++) {
 		u64 *r = recs + i * PYGPUVM_OP_WORDS;
 		u64 o = r[PYGPUVM_OP_MAP + 3];
+		u64 type = r[0] & 0xff;
 
+		if (type != DRM_GPUVA_OP_MAP && type != DRM_GPUVA_OP_UNMAP)
+			b->decode = true;
 		if (!r[PYGPUVM_OP_VA] || !o || o == pyg_addr(b->obj) ||
 		    pyg_gem_stays((const struct drm_gpuva *)(uintptr_t)r[PYGPUVM_OP_VA], b->n))
 			continue;
@@ -499,6 +503,7 @@ static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
 		if (j == i) {
 			drm_gem_object_get((struct drm_gem_object *)(uintptr_t)o);
 			r[0] |= PYGPUVM_OP_HELD;
+			b->decode = true;
 		}
 	}
 	return 0;
@@ -510,8 +515,9 @@ static int pyg_bind_record(struct drm_gpuva_ops *ops, void *priv)
  * removed VAs (other than @obj) are held (PYGPUVM_OP_HELD) until
  * pygpuvm_put_held(). When the records do not fit in @words nothing is
  * applied (the caller retries with room for the returned count). Returns the
- * op count | failed pieces << 32 | PYGPUVM_BIND_WARNED if WARNs are queued,
- * or -errno (nothing changed).
+ * op count | failed pieces << 32 | PYGPUVM_BIND_WARNED if WARNs are queued |
+ * PYGPUVM_BIND_DECODE if an op is not a map or an unmap or a GEM is held, or
+ * -errno (nothing changed).
  */
 static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 			    struct drm_gem_object *obj, u64 offset, u64 *buf, size_t words)
@@ -546,10 +552,11 @@ static long pygpuvm_vm_bind(struct drm_gpuvm *vm, int kind, u64 addr, u64 range,
 		return ret;
 	}
 	/*
-	 * The failed count and the WARN flag ride along: a return of 1 (one op,
-	 * nothing failed, no WARN queued) is the fast path of VM.map/VM.unmap.
+	 * The failed count and the flags ride along: a return of 1 (one map or
+	 * unmap op, nothing failed or held, no WARN queued) is the fast path of
+	 * VM.map/VM.unmap.
 	 */
-	return (long)rec.n | (st.failed << 32) |
+	return (long)rec.n | (st.failed << 32) | (rec.decode ? PYGPUVM_BIND_DECODE : 0) |
 	       (__atomic_load_n(&gpuvm_warn_nqueued, __ATOMIC_RELAXED) ? PYGPUVM_BIND_WARNED : 0);
 }
 

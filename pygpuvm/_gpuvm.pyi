@@ -110,6 +110,7 @@ class _Lib:
     MAX_SCHEDULE_TIMEOUT: int
     def PTR_ERR(self, __a0: CData) -> int: ...
     def PTR_ERR_OR_ZERO(self, __a0: CData) -> int: ...
+    PYGPUVM_BIND_DECODE: int
     PYGPUVM_BIND_WARNED: int
     PYGPUVM_FAILED_AT: int
     PYGPUVM_FAILED_MAX: int

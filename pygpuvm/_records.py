@@ -51,18 +51,28 @@ OP_HELD = int(lib.PYGPUVM_OP_HELD)
 HDR = int(lib.PYGPUVM_HDR_WORDS)
 FAILED_MAX = int(lib.PYGPUVM_FAILED_MAX)
 BIND_WARNED = int(lib.PYGPUVM_BIND_WARNED)
+BIND_DECODE = int(lib.PYGPUVM_BIND_DECODE)
 # Each VM keeps one scratch buffer for the records of a call: room for the
 # ops of any ordinary request (SCRATCH_OPS), or a few dozen VAs or table rows
 # of a range query.
 SCRATCH_OPS = 16
 SCRATCH_WORDS = HDR + SCRATCH_OPS * OP_W
 
-# The head of the first op record of a buffer (after its header: type, VA,
-# flags, addr, range, offset, GEM; what an unmap op has), read from the
-# buffer's ffi.buffer() in one call: cheaper than ffi.unpack for one record.
-_first_op = struct.Struct("7Q").unpack_from
-_HDR_BYTES = HDR * 8
-_put_held = lib.pygpuvm_put_held
+
+def new_scratch() -> tuple[Any, Any, memoryview]:
+    """A scratch buffer: the cdata, its ``ffi.buffer`` (bytes slices) and a u64
+    memoryview of it (single words, cheaper to index than the cdata)."""
+    buf = ffi.new("u64[]", SCRATCH_WORDS)
+    fb = ffi.buffer(buf)
+    return buf, fb, memoryview(fb).cast("Q")
+
+# The head of an unmap op record (type, VA, flags, addr, range, offset,
+# GEM): the bytes a lazy one-op unmap keeps, decoded only when realised.
+_unmap_rec = struct.Struct("7Q").unpack
+_UNMAP_AT = HDR * 8
+_UNMAP_END = _UNMAP_AT + 7 * 8
+_VA_AT = HDR + int(lib.PYGPUVM_OP_VA)
+_GEM_AT = HDR + int(lib.PYGPUVM_OP_MAP) + 3
 
 _OP_MAP = int(lib.DRM_GPUVA_OP_MAP)
 _OP_REMAP = int(lib.DRM_GPUVA_OP_REMAP)
@@ -262,8 +272,8 @@ def map_ops(addr: int, range_: int, obj: GemObject | None, offset: int) -> tuple
     return (_tuple_new(MapOp, (addr, range_, obj, offset)),)
 
 
-def _unmap_ops(vm: VM, rec: tuple[int, ...], obj: GemObject | None, va_: Va | None
-               ) -> tuple[Op, ...]:
+def _unmap_ops(vm: VM, raw: bytes, obj: GemObject | None, va_: Va | None) -> tuple[Op, ...]:
+    rec = _unmap_rec(raw)
     t = rec[0]
     if va_ is None:
         va_ = make_va(vm, rec[1], rec[3], rec[4], rec[5], obj, bool(t & OP_KERNEL), rec[2],
@@ -271,28 +281,31 @@ def _unmap_ops(vm: VM, rec: tuple[int, ...], obj: GemObject | None, va_: Va | No
     return (_tuple_new(UnmapOp, (va_, bool(t & OP_KEEP))),)
 
 
-def one_unmap(vm: VM, buf: Any, fb: Any) -> tuple[Any, ...] | None:
-    """The lazy ops of an applied one-op unmap request (``buf``: its record buffer,
-    ``fb``: ``ffi.buffer(buf)``), or None if the op is not an unmap (a remap:
-    the caller decodes it in full). Caller holds the VM lock."""
-    rec = _first_op(fb, _HDR_BYTES)
-    t = rec[0]
-    if t & 0xFF != _OP_UNMAP:
-        return None
-    r = vm._vad.pop(rec[1], None)
-    va_ = r() if r is not None else None
-    obj = None
+def one_unmap(vm: VM, scratch: tuple[Any, Any, memoryview]) -> tuple[Any, ...]:
+    """The lazy ops of an applied one-op unmap request: pygpuvm_vm_bind()
+    returned 1, so its one record is an unmap that holds no reference (the
+    VA's GEM is alive until the caller releases the VM lock). Only the GEM
+    and the VA wrapper are looked up now; the record's bytes wait for the
+    caller to look at the ops."""
+    words = scratch[2]
+    vad = vm._vad
+    va_ = None
+    if vad:
+        r = vad.pop(words[_VA_AT], None)
+        if r is not None:
+            va_ = r()
+    raw = scratch[1][_UNMAP_AT:_UNMAP_END]
     if va_ is not None:
         va_._detached = True
-    elif rec[6]:
-        o = rec[6]
+        return (_unmap_ops, vm, raw, None, va_)
+    o = words[_GEM_AT]
+    obj = None
+    if o:
         g = _gems_get(o)
         obj = g() if g is not None else None
         if obj is None:
             obj = gem_from_addr(o)
-    if t & OP_HELD:
-        _put_held(buf, 1)
-    return (_unmap_ops, vm, rec, obj, va_)
+    return (_unmap_ops, vm, raw, obj, None)
 
 
 def failed_text(addr: int, range_: int, obj: GemObject | None, offset: int) -> str:

@@ -302,17 +302,19 @@ def source_root() -> str:
 
 
 def build(tree: str, build_dir: str, sanitize: str | None = None,
-          buildtype: str = "release") -> tuple[str, str]:
+          buildtype: str = "release", tests: bool = False) -> tuple[str, str]:
     """Configure and build ``gpuvm-replay-kernel`` from *tree* (and ``gpuvm-replay`` beside it).
 
     Runs ``meson setup BUILD_DIR -Dkernel_tree=TREE`` in the source tree (reconfiguring
-    a build dir that exists) and compiles both replay programs. Returns their paths
-    (kernel, ours). Raises FetchError when meson fails.
+    a build dir that exists) and compiles both replay programs; with *tests*, the C
+    tests too (among them the corpus built on the kernel's file, see :func:`corpus`).
+    Returns the programs' paths (kernel, ours). Raises FetchError when meson fails.
     """
     root = source_root()
     tree = os.path.abspath(tree)
     build_dir = os.path.abspath(build_dir)
-    args = [f"-Dkernel_tree={tree}", "-Dtests=false", f"--buildtype={buildtype}"]
+    args = [f"-Dkernel_tree={tree}", f"-Dtests={'true' if tests else 'false'}",
+            f"--buildtype={buildtype}"]
     if sanitize:
         args += [f"-Db_sanitize={sanitize}", "-Db_lundef=false"]
     if os.path.isdir(os.path.join(build_dir, "meson-private")):
@@ -331,6 +333,15 @@ def build(tree: str, build_dir: str, sanitize: str | None = None,
         if p.returncode != 0:
             raise FetchError(f"{' '.join(cmd)} failed:\n{p.stdout[-4000:]}")
     return kernel, ours
+
+
+def corpus(build_dir: str) -> int:
+    """Run the driver-style corpus (csrc/tests/corpus) built on the kernel's
+    drm_gpuvm.c: ``meson test --suite kernel`` in *build_dir* (configured by
+    :func:`build` with tests). Returns meson's exit status."""
+    cmd = ["meson", "test", "-C", os.path.abspath(build_dir), "--suite", "kernel",
+           "--print-errorlogs"]
+    return subprocess.run(cmd, cwd=source_root(), check=False).returncode
 
 
 def _install_beside(kernel: str) -> str | None:
@@ -358,8 +369,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     else:
         tree = args.tree
         label = os.path.abspath(tree)
-    kernel, ours = build(tree, build_dir, args.sanitize, args.buildtype)
+    kernel, ours = build(tree, build_dir, args.sanitize, args.buildtype, tests=args.corpus)
     print(f"gpuvm-replay-kernel ({label}, GPL-2.0): {kernel}")
+    if args.corpus and corpus(build_dir) != 0:
+        print("kernel build: the corpus failed on the kernel's drm_gpuvm.c", file=sys.stderr)
+        return 1
     if args.install:
         dest = _install_beside(kernel)
         if dest is None:
@@ -418,6 +432,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--diff", type=int, default=None, metavar="COUNT",
                    help="then diff COUNT random traces (+ tests/traces) against the port")
     p.add_argument("--jobs", type=int, default=2, help="parallel replays for --diff (default 2)")
+    p.add_argument("--corpus", action="store_true",
+                   help="also build the C tests and run the driver-style corpus on the "
+                        "kernel's drm_gpuvm.c (meson test --suite kernel)")
     sub.add_parser("mirror", help="print the Debian mirror read from apt's configuration")
 
 

@@ -88,15 +88,14 @@ _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
 _collect_recs = lib.pygpuvm_vm_collect_recs
 _vm_bind = lib.pygpuvm_vm_bind
-_BIND_WARNED = _records.BIND_WARNED
+# Flag bits of pygpuvm_vm_bind()'s return value.
+_BIND_FLAGS = _records.BIND_WARNED | _records.BIND_DECODE
 _map_ops = _records.map_ops
 _one_unmap = _records.one_unmap
 _lazy_ops = _records.lazy_ops
 
 
-def _new_scratch() -> tuple[Any, Any]:
-    buf = _new("u64[]", _SCRATCH_WORDS)
-    return buf, ffi.buffer(buf)
+_new_scratch = _records.new_scratch
 
 
 def _words(n: int) -> Any:
@@ -297,7 +296,7 @@ class VM:
         self._vm_bos: weakref.WeakValueDictionary[int, VmBo] = weakref.WeakValueDictionary()
         # Ops that own a C list (released by close()), keyed by id().
         self._ops_lists: WeakCache[Ops] = WeakCache()
-        self._scratch: tuple[Any, Any] | None = _new_scratch()
+        self._scratch: tuple[Any, Any, memoryview] | None = _new_scratch()
         self._ptr: Any = None
         ptr = lib.pygpuvm_vm_create(name.encode(), flags, start, range_, roff, rrange)
         if ptr == ffi.NULL:
@@ -335,7 +334,7 @@ class VM:
         """``with vm._locked() as ptr``: :meth:`_enter` as a context manager."""
         return _Locked(self)
 
-    def _take_scratch(self) -> tuple[Any, Any]:
+    def _take_scratch(self) -> tuple[Any, Any, memoryview]:
         """The scratch buffer and its ``ffi.buffer``; given back by
         ``self._scratch = scratch``. Swapped out while in use: a reentrant call
         (a finalizer running Python code under this thread's RLock) gets a
@@ -439,24 +438,22 @@ class VM:
             buf = scratch[0]
             ret = _vm_bind(ptr, kind, addr, range_, cobj, offset, buf, _SCRATCH_WORDS)
             if ret == 1:
-                # One op, nothing failed, no WARN queued: a map into a hole (the op is
-                # the request itself) or an unmap of one whole VA. The ops are lazy.
+                # One op, nothing failed or held, no WARN queued: a map into a hole
+                # (the op is the request itself) or an unmap of one whole VA. The
+                # ops are lazy.
+                gen = self._gen
+                self._gen = gen + 1
                 if kind == _KIND_MAP:
-                    lazy: tuple[Any, ...] | None = (_map_ops, addr, range_, obj, offset)
-                    delta = 1
+                    self._count += 1
+                    result = _lazy_ops(self, gen, "map", (_map_ops, addr, range_, obj, offset))
                 else:
-                    lazy = _one_unmap(self, buf, scratch[1])
-                    delta = -1
-                if lazy is not None:
-                    gen = self._gen
-                    self._gen = gen + 1
-                    self._count += delta
-                    self._scratch = scratch
-                    result = _lazy_ops(self, gen, "map" if kind == _KIND_MAP else "unmap", lazy)
-                    lock.release()
-                    if _PENDING[0]:
-                        _raise_pending()
-                    return result
+                    self._count -= 1
+                    result = _lazy_ops(self, gen, "unmap", _one_unmap(self, scratch))
+                self._scratch = scratch
+                lock.release()
+                if _PENDING[0]:
+                    _raise_pending()
+                return result
             result, warn = self._bind_slow(ret, scratch, ptr, kind, addr, range_, obj, cobj,
                                            offset)
         except BaseException:
@@ -470,7 +467,7 @@ class VM:
             _raise_pending()
         return result
 
-    def _bind_slow(self, ret: int, scratch: tuple[Any, Any], ptr: Any, kind: int, addr: int,
+    def _bind_slow(self, ret: int, scratch: tuple[Any, Any, memoryview], ptr: Any, kind: int, addr: int,
                    range_: int, obj: Any, cobj: Any, offset: int
                    ) -> tuple[Ops, list[str] | None]:
         """The rest of _bind (caller holds the lock and took ``scratch``): retries with
@@ -478,12 +475,12 @@ class VM:
         buf = src = scratch[0]
         # The WARN flag: the caller looks at the WARN queue itself.
         if ret > 0:
-            ret &= ~_BIND_WARNED
+            ret &= ~_BIND_FLAGS
         if _SCRATCH_OPS < ret < (1 << 32):
             # More ops than records fit: nothing was applied; again with room.
             def fill(b: Any, n: int) -> int:
                 r = int(_vm_bind(ptr, kind, addr, range_, cobj, offset, b, HDR + n * OP_W))
-                return r & ~_BIND_WARNED if r > 0 else r
+                return r & ~_BIND_FLAGS if r > 0 else r
             ret, src = retry(fill, ret, _bind_words)
         what = "map" if kind == _KIND_MAP else "unmap"
         if ret < 0:
@@ -771,7 +768,8 @@ class VM:
         instead (see the module docstring); the returned Ops records the steps.
         """
         if (type(addr) is not int or type(range) is not int or type(offset) is not int
-                or addr < 0 or range <= 0 or offset < 0 or (addr | range | offset) >> 64):
+                or addr < 0 or range <= 0 or offset < 0 or addr > _U64_MAX or range > _U64_MAX
+                or offset > _U64_MAX):
             addr, range = _request(addr, range, "map")
             offset = u64("offset", offset)
         cobj = _gem_arg(obj)
@@ -849,7 +847,8 @@ class VM:
         """:meth:`sm_map` + :meth:`apply` under one hold of the VM lock (one C call);
         returns the ops (applied: their C list is already freed)."""
         if (type(addr) is not int or type(range) is not int or type(offset) is not int
-                or addr < 0 or range <= 0 or offset < 0 or (addr | range | offset) >> 64):
+                or addr < 0 or range <= 0 or offset < 0 or addr > _U64_MAX or range > _U64_MAX
+                or offset > _U64_MAX):
             addr, range = _request(addr, range, "map")
             offset = u64("offset", offset)
         if obj is None:
@@ -864,7 +863,7 @@ class VM:
         """:meth:`sm_unmap` + :meth:`apply` under one hold of the VM lock (one C call);
         returns the ops."""
         if (type(addr) is not int or type(range) is not int or addr < 0 or range <= 0
-                or (addr | range) >> 64):
+                or addr > _U64_MAX or range > _U64_MAX):
             addr, range = _request(addr, range, "unmap")
         return self._bind(_KIND_UNMAP, addr, range, None, _NULL, 0)
 

@@ -361,6 +361,27 @@ def test_cross_thread_close_while_a_vm_bo_read_waits():
     assert res == ["detached"]
 
 
+@pytest.mark.parametrize("how", ["own block", "another VM's block"])
+def test_close_with_the_vm_resv_held_frees_the_vm(how):
+    # An unmap left zombie vm_bos whose cleanup needs the VM resv, held by an
+    # exec block; close() then skipped the cleanup and the zombies' references
+    # kept the C VM alive forever (10 allocations leaked, found by fuzz_api).
+    vm = pygpuvm.VM(resv_protected=True, immediate=True)
+    p = vm.new_private_object(0x10000)
+    a = pygpuvm.GemObject(0x10000)
+    vm.map(0x10000, 0x1000, p)
+    vm.map(0x20000, 0x1000, a)
+    other = pygpuvm.VM()
+    block = vm.exec_lock() if how == "own block" else other.exec_lock(objects=[p])
+    with block:
+        vm.unmap(0x10000, 0x20000)
+        vm.close()
+    other.close()
+    del p, a
+    gc.collect()
+    # no_c_leaks checks that every C allocation is gone.
+
+
 def test_batch_append_during_run_batch_from_another_thread():
     # Batch.append while run_batch reads the words raised BufferError.
     vm = pygpuvm.VM()

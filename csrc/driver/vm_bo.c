@@ -262,7 +262,19 @@ void gpuvm_driver_vm_release(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_c
 			kfree(va);
 	}
 	vm_resv_unlock(gpuvm, taken);
-	if (drm_gpuvm_immediate_mode(gpuvm))
+	if (drm_gpuvm_immediate_mode(gpuvm)) {
+#ifdef GPUVM_KERNEL_TREE
 		gpuvm_driver_deferred_cleanup(gpuvm);
+#else
+		/*
+		 * Even while this thread holds the VM resv (inside a drm_exec
+		 * transaction): the port's cleanup uses the held lock, and
+		 * skipping it here would leave the zombies' VM references with
+		 * nobody to drop them, so the VM would never be freed. The
+		 * caller's reference keeps the VM alive until the put below.
+		 */
+		drm_gpuvm_bo_deferred_cleanup(gpuvm);
+#endif
+	}
 	drm_gpuvm_put(gpuvm);
 }

@@ -127,10 +127,23 @@ static void vm_free_cb(struct drm_gpuvm *gpuvm)
 	kfree(gpuvm);
 }
 
+/* A driver's own op allocator (zeroed, as drm_gpuvm_ops.op_alloc requires). */
+static struct drm_gpuva_op *op_alloc_cb(void)
+{
+	return kzalloc(sizeof(struct drm_gpuva_op), GFP_KERNEL);
+}
+
+static void op_free_cb(struct drm_gpuva_op *op)
+{
+	kfree(op);
+}
+
 static const struct drm_gpuvm_ops ops_plain = { .vm_free = vm_free_cb };
 static const struct drm_gpuvm_ops ops_validate = {
 	.vm_free = vm_free_cb,
 	.vm_bo_validate = validate_cb,
+	.op_alloc = op_alloc_cb,
+	.op_free = op_free_cb,
 };
 
 /* Step callbacks that record the steps without changing anything. */
@@ -186,7 +199,22 @@ static void va_removed_cb(struct drm_gpuva *va, void *priv)
 	S.va_removed++;
 }
 
+/* A driver's VA allocator; kzalloc/kfree underneath, so any release path fits. */
+static struct drm_gpuva *va_alloc_cb(void *priv)
+{
+	(void)priv;
+	return kzalloc(sizeof(struct drm_gpuva), GFP_KERNEL);
+}
+
+static void va_free_cb(struct drm_gpuva *va, void *priv)
+{
+	(void)priv;
+	kfree(va);
+}
+
 static const struct gpuvm_apply_ctx apply_cbs = {
+	.va_alloc = va_alloc_cb,
+	.va_free = va_free_cb,
 	.insert_failed = insert_failed_cb,
 	.va_removed = va_removed_cb,
 };
@@ -418,6 +446,10 @@ static void check_all(void)
 			continue;
 		FUZZ_CHECK(kref_read(&vb->kref) >= 1);
 		FUZZ_CHECK(gpuvm_driver_bo_on_extobj_list(vb) == drm_gpuvm_is_extobj(vb->vm, vb->obj));
+		/* Outside a walk the evict list is the evicted flag (RESV_PROTECTED
+		 * defers external objects to the next prepare_objects). */
+		if (!drm_gpuvm_resv_protected(vb->vm) || !drm_gpuvm_is_extobj(vb->vm, vb->obj))
+			FUZZ_CHECK(gpuvm_driver_bo_on_evict_list(vb) == vb->evicted);
 	}
 }
 
@@ -798,6 +830,20 @@ static void do_batch(void)
 		FUZZ_CHECK(done && errs[done - 1] && ((b & 4) || errs[done - 1] == -ENOMEM));
 }
 
+static void extobj_add(struct drm_gpuvm_bo *vb)
+{
+	bool taken = false;
+
+	/* drm_gpuvm_bo_extobj_add() asserts the VM resv in RESV_PROTECTED mode. */
+	if (drm_gpuvm_resv_protected(vb->vm) && !dma_resv_held(drm_gpuvm_resv(vb->vm))) {
+		FUZZ_CHECK(dma_resv_lock(drm_gpuvm_resv(vb->vm), NULL) == 0);
+		taken = true;
+	}
+	drm_gpuvm_bo_extobj_add(vb);
+	if (taken)
+		dma_resv_unlock(drm_gpuvm_resv(vb->vm));
+}
+
 static int held_slot(void)
 {
 	return u8_() % NHELD;
@@ -817,7 +863,20 @@ static void do_bo_obtain(void)
 	may_change(s);
 	live = gpuvm_alloc_live();
 	maybe_fail(b);
-	vb = gpuvm_driver_bo_obtain(s->vm, obj);
+	if ((b & 0x40) && drm_gpuvm_immediate_mode(s->vm)) {
+		/* Immediate mode's own form: allocate first, insert under the mutex. */
+		vb = drm_gpuvm_bo_create(s->vm, obj);
+		disarm();
+		if (!vb) {
+			FUZZ_CHECK(gpuvm_alloc_live() == live);
+			return;
+		}
+		vb = drm_gpuvm_bo_obtain_prealloc(vb);
+		extobj_add(vb);
+		FUZZ_CHECK(gpuvm_alloc_live() >= live);
+	} else {
+		vb = gpuvm_driver_bo_obtain(s->vm, obj);
+	}
 	disarm();
 	FUZZ_CHECK(vb != NULL);
 	if (IS_ERR(vb)) {
@@ -829,11 +888,22 @@ static void do_bo_obtain(void)
 	S.held[h] = vb;
 }
 
-static void do_bo_put(void)
+static void do_bo_put(bool deferred)
 {
 	int h = held_slot();
+	struct drm_gpuvm_bo *vb = S.held[h];
+	bool vm_live = false;
 
-	gpuvm_driver_bo_put(S.held[h]);
+	for (int i = 0; i < NVM && vb; i++)
+		vm_live |= S.vms[i].vm == vb->vm;
+	/*
+	 * Deferred: a zombie waits for drm_gpuvm_bo_deferred_cleanup(), which
+	 * only a VM still in use gets (the next bind or its release).
+	 */
+	if (deferred && vb && vm_live && drm_gpuvm_immediate_mode(vb->vm))
+		drm_gpuvm_bo_put_deferred(vb);
+	else
+		gpuvm_driver_bo_put(vb);
 	S.held[h] = NULL;
 }
 
@@ -844,9 +914,26 @@ static void do_evict(void)
 
 	if (b & 0x40) {
 		struct drm_gem_object *obj = S.gem[(b >> 3) % NGEM];
+		bool resv, mutex;
 
-		if (obj)
+		if (!obj)
+			return;
+		if (!(b & 0x20)) {
 			drm_gpuvm_bo_gem_evict(obj, b & 0x80);
+			return;
+		}
+		/* The _locked form: the object's resv and gpuva mutex held. */
+		resv = !dma_resv_held(obj->resv);
+		if (resv)
+			FUZZ_CHECK(dma_resv_lock(obj->resv, NULL) == 0);
+		mutex = !mutex_held_by_me(&obj->gpuva.lock);
+		if (mutex)
+			mutex_lock(&obj->gpuva.lock);
+		drm_gpuvm_bo_gem_evict_locked(obj, b & 0x80);
+		if (mutex)
+			mutex_unlock(&obj->gpuva.lock);
+		if (resv)
+			dma_resv_unlock(obj->resv);
 		return;
 	}
 	if (vb)
@@ -856,18 +943,9 @@ static void do_evict(void)
 static void do_extobj_add(void)
 {
 	struct drm_gpuvm_bo *vb = S.held[held_slot()];
-	bool taken = false;
 
-	if (!vb)
-		return;
-	/* drm_gpuvm_bo_extobj_add() asserts the VM resv in RESV_PROTECTED mode. */
-	if (drm_gpuvm_resv_protected(vb->vm) && !dma_resv_held(drm_gpuvm_resv(vb->vm))) {
-		FUZZ_CHECK(dma_resv_lock(drm_gpuvm_resv(vb->vm), NULL) == 0);
-		taken = true;
-	}
-	drm_gpuvm_bo_extobj_add(vb);
-	if (taken)
-		dma_resv_unlock(drm_gpuvm_resv(vb->vm));
+	if (vb)
+		extobj_add(vb);
 }
 
 static void do_exec_lock(void)
@@ -1085,15 +1163,25 @@ static void do_query(void)
 	}
 	default: { /* the columnar table over [a, a + r - 1] */
 		u64 last = r ? a + r - 1 : a;
-		size_t stride = b >> 3, n;
+		size_t stride = (b >> 3) & 15, n;
 		unsigned int expect = 0, k = 0;
+		bool skip_kernel = !(b & 0x80);
+		const struct drm_gpuva *kn = &s->vm->kernel_alloc_node;
 
 		if (last < a)
 			last = ~0ULL;
-		n = gpuvm_va_table_fill(s->vm, a, last, true, table, stride ? stride : 1);
+		n = gpuvm_va_table_fill(s->vm, a, last, skip_kernel, table, stride ? stride : 1);
 		for (unsigned int i = 0; i < s->n; i++)
 			if (s->va[i].addr <= last && a <= s->va[i].addr + s->va[i].range - 1)
 				expect++;
+		if (!skip_kernel) {
+			/* The reserved node is a row too: only the count is checked. */
+			if (s->vm->kernel_alloc_node_inserted && kn->va.addr <= last &&
+			    a <= kn->va.addr + kn->va.range - 1)
+				expect++;
+			FUZZ_CHECK(n == expect);
+			break;
+		}
 		FUZZ_CHECK(n == expect);
 		for (unsigned int i = 0; i < s->n && k < n && k < (stride ? stride : 1); i++) {
 			const struct mva *m = &s->va[i];
@@ -1382,7 +1470,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7: do_ops(); break;
 		case 8: do_batch(); break;
 		case 9: do_bo_obtain(); break;
-		case 10: do_bo_put(); break;
+		case 10: do_bo_put(op & 0x80); break;
 		case 11: do_evict(); break;
 		case 12: do_extobj_add(); break;
 		case 13: if (op & 0x80) exec_close(); else do_exec_lock(); break;

@@ -51,6 +51,7 @@ void drm_gpuvm_init(struct drm_gpuvm *gpuvm, const char *name, enum drm_gpuvm_fl
 {
 	gpuvm->rb.tree = RB_ROOT_CACHED;
 	gpuvm->rb_spine.len = 0;
+	gpuvm->rb_spine.walk = GPUVA_IT_SPINE_WALK;
 	INIT_LIST_HEAD(&gpuvm->rb.list);
 
 	INIT_LIST_HEAD(&gpuvm->extobj.list);

@@ -18,6 +18,7 @@
 #include "drm/drm_exec.h"
 #include "drm/drm_gem.h"
 #include "linux/bug.h"
+#include "linux/dma-fence.h"
 #include "linux/dma-resv.h"
 #include "linux/err.h"
 #include "linux/kref.h"
@@ -26,6 +27,7 @@
 #include "linux/mutex.h"
 #include "linux/slab.h"
 #include "linux/types.h"
+#include "linux/ww_mutex.h"
 
 /* ------------------------------------------------------------ compiler.h */
 #ifndef __always_inline
@@ -132,10 +134,15 @@ static inline void kshim_init_llist_node(struct llist_node *node)
 #define llist_entry(ptr, type, member) container_of(ptr, type, member)
 #endif
 #ifndef llist_for_each_entry
+/*
+ * Walks the nodes and derives each entry from a non-NULL node: container_of()
+ * of the terminating NULL would be pointer arithmetic on NULL, which UBSan
+ * (built with the sanitizers) rightly reports.
+ */
 #define llist_for_each_entry(pos, node, member)                                        \
-	for ((pos) = llist_entry((node), __typeof__(*(pos)), member);                   \
-	     &(pos)->member != NULL;                                                    \
-	     (pos) = llist_entry((pos)->member.next, __typeof__(*(pos)), member))
+	for (struct llist_node *kshim_ln_ = (node);                                     \
+	     kshim_ln_ && ((pos) = llist_entry(kshim_ln_, __typeof__(*(pos)), member), 1); \
+	     kshim_ln_ = kshim_ln_->next)
 #endif
 
 /* ----------------------------------------------------------------- kref.h */

@@ -120,49 +120,68 @@ static void it_append(struct rb_root_cached *root, struct gpuva_it_spine *spine,
 	const u64 last = it_last(va);
 	struct rb_node **link = &root->rb_root.rb_node;
 	struct rb_node *parent = NULL;
-	unsigned int k = 0;
 
+	/*
+	 * A short spine is in the first level cache anyway: walking it costs
+	 * fewer instructions than checking the cache. Only its length is kept
+	 * (with the cache marked stale), to switch over once it grows.
+	 */
+	if (spine && spine->len < spine->walk) {
+		unsigned int depth = 1;
+
+		while (*link) {
+			parent = *link;
+			it_va(parent)->rb.__subtree_last = last;
+			link = &parent->rb_right;
+			depth++;
+		}
+		spine->len = depth;
+		spine->node[0] = 0;
+		it_link_and_fix(root, va, parent, link, !parent);
+		return;
+	}
 	if (spine && *link) {
-		const unsigned int len = spine->len;
 		uintptr_t *const cache = spine->node;
+		unsigned int len = spine->len, k = 1;
 
 		/*
-		 * The longest prefix of the cache that is still the spine: the
-		 * root, then each entry the right child of the one before. An
-		 * entry is dereferenced only once it has been found in the tree,
-		 * and these loads do not depend on each other (unlike a walk
-		 * down the spine, one pointer at a time).
+		 * Along the longest prefix of the cache that is still the spine
+		 * (the root, then each entry the right child of the one before),
+		 * give every node @va's last byte. An entry is dereferenced only
+		 * once it has been found in the tree, and the loads do not depend
+		 * on each other (unlike a walk down the spine, one pointer at a
+		 * time).
 		 */
-		if (len && cache[0] == (uintptr_t)*link) {
-			k = 1;
-			while (k < len &&
-			       (uintptr_t)((struct rb_node *)cache[k - 1])->rb_right == cache[k])
-				k++;
-		} else {
+		if (!len || cache[0] != (uintptr_t)*link) {
 			cache[0] = (uintptr_t)*link;
-			k = 1;
+			len = 1;
+		}
+		for (;;) {
+			/*
+			 * Read from the cache, not taken from the comparison
+			 * below (the compiler would otherwise reuse the loaded
+			 * right child and chain the loads again).
+			 */
+			parent = (struct rb_node *)*(volatile uintptr_t *)&cache[k - 1];
+			it_va(parent)->rb.__subtree_last = last;
+			if (k == len || (uintptr_t)parent->rb_right != cache[k])
+				break;
+			k++;
 		}
 		/* Then down the part that changed (usually a node or two). */
-		for (parent = (struct rb_node *)cache[k - 1]; parent->rb_right;
-		     parent = parent->rb_right) {
-			if (k == GPUVA_IT_SPINE_MAX)
-				break;
-			cache[k++] = (uintptr_t)parent->rb_right;
-		}
-		if (!parent->rb_right) {
-			for (unsigned int i = 0; i < k; i++)
-				it_va((struct rb_node *)cache[i])->rb.__subtree_last = last;
-			link = &parent->rb_right;
-			/* @va is the spine's new end until the fixup moves things. */
+		while (parent->rb_right) {
+			parent = parent->rb_right;
+			it_va(parent)->rb.__subtree_last = last;
+			/* Deeper than a red-black tree can be: never, but do not cache. */
 			if (k < GPUVA_IT_SPINE_MAX)
-				cache[k++] = (uintptr_t)&va->rb.node;
-			spine->len = k;
-			it_link_and_fix(root, va, parent, link, false);
-			return;
+				cache[k++] = (uintptr_t)parent;
 		}
-		/* Deeper than a red-black tree can be: never, but walk then. */
-		spine->len = 0;
-		parent = NULL;
+		/* @va is the spine's new end until the fixup moves things. */
+		if (k < GPUVA_IT_SPINE_MAX)
+			cache[k++] = (uintptr_t)&va->rb.node;
+		spine->len = k;
+		it_link_and_fix(root, va, parent, &parent->rb_right, false);
+		return;
 	}
 	while (*link) {
 		parent = *link;

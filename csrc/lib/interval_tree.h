@@ -33,6 +33,13 @@ int gpuva_it_insert_checked(struct rb_root_cached *root, struct drm_gpuva *va,
  * last (nothing in the tree reaches its start) then costs no walk down the
  * spine: its maxima are updated from the cache.
  */
+/*
+ * What spine->walk is set to: shorter spines (as last seen) are walked, as
+ * gpuva_it_insert_checked() does, since they sit in the first level cache and
+ * a walk takes fewer instructions than checking the cache.
+ */
+#define GPUVA_IT_SPINE_WALK 24
+
 int gpuva_it_insert_checked_spine(struct rb_root_cached *root, struct gpuva_it_spine *spine,
 				  struct drm_gpuva *va, struct drm_gpuva **next);
 

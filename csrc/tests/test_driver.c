@@ -740,6 +740,55 @@ static bool test_exec_lock_binds_no_fences(void)
 	return fx_fini(&f);
 }
 
+/*
+ * Releasing an immediate-mode RESV_PROTECTED VM while this thread holds its
+ * resv (inside a transaction): the zombie vm_bos left by the unmap must still
+ * be cleaned up, or their VM references keep the VM alive forever (leaked:
+ * found by csrc/fuzz/fuzz_api.c; from Python, vm.close() inside the VM's own
+ * exec block after an unmap).
+ */
+static bool test_vm_release_with_the_vm_resv_held(void)
+{
+	for (int own = 0; own < 2; own++) {
+		long live0 = gpuvm_alloc_live();
+		unsigned int frees0 = atomic_load(&fixture_vm_frees);
+		struct drm_gpuvm *vm = vm_new(NULL, IMM | PROT);
+		struct drm_gem_object *p, *a, *locked;
+		struct drm_exec exec;
+		const struct gpuvm_bind_req m1 = { GPUVM_BIND_MAP, 0x10 * P, P, NULL, 0 };
+		struct gpuvm_bind_req m = m1, u = { GPUVM_BIND_UNMAP, 0x10 * P, 0x20 * P, NULL, 0 };
+
+		ASSERT_NONNULL(vm);
+		p = gem_new_private(NULL, vm);
+		a = gem_new(NULL);
+		ASSERT_NONNULL(p);
+		ASSERT_NONNULL(a);
+		m.obj = p;
+		ASSERT_EQ(gpuvm_driver_bind(vm, &m, NULL, NULL), 0);
+		m.addr = 0x20 * P;
+		m.obj = a;
+		ASSERT_EQ(gpuvm_driver_bind(vm, &m, NULL, NULL), 0);
+		/* The VM resv held through its own object, or through a private one. */
+		locked = own ? drm_gpuvm_resv_obj(vm) : p;
+		drm_exec_init(&exec, 0, 0);
+		drm_exec_until_all_locked(&exec) {
+			int ret = drm_exec_lock_obj(&exec, locked);
+
+			drm_exec_retry_on_contention(&exec);
+			ASSERT_EQ(ret, 0);
+		}
+		/* Both vm_bos die as zombies; the cleanup cannot run under the held resv. */
+		ASSERT_EQ(gpuvm_driver_bind(vm, &u, NULL, NULL), 0);
+		gpuvm_driver_vm_release(vm, NULL);
+		drm_exec_fini(&exec);
+		drm_gem_object_put(p);
+		drm_gem_object_put(a);
+		ASSERT_EQ(atomic_load(&fixture_vm_frees), frees0 + 1);
+		ASSERT_EQ(gpuvm_alloc_live(), live0);
+	}
+	return true;
+}
+
 int main(void)
 {
 	warn_log_install();
@@ -756,6 +805,7 @@ int main(void)
 	RUN(test_bo_obtain_enomem);
 	RUN(test_va_insert_destroy);
 	RUN(test_vm_release_frees_everything);
+	RUN(test_vm_release_with_the_vm_resv_held);
 	RUN(test_exec_lock_binds);
 	RUN(test_exec_lock_binds_no_fences);
 	return harness_done();

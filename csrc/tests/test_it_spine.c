@@ -5,8 +5,10 @@
  * use it, mixed with every other tree change that can leave it stale
  * (removals of spine nodes and of the rightmost, inserts in the middle,
  * zero-range VAs, replace, insert_after), with removed VAs freed at once so
- * that a sanitizer build catches any read through a stale entry. After every
- * step the tree is checked (red-black rules, maxima, order) against a model.
+ * that a sanitizer build catches any read through a stale entry. Every few
+ * steps the tree is checked (red-black rules, maxima, order) against a model.
+ * The trees grow large enough for spines the cache is used for (short ones
+ * are walked).
  *
  * Usage: test_it_spine [seed]
  */
@@ -18,7 +20,7 @@
 #include "lib/rbtree.h"
 
 #define SLOT 0x10000ull /* one model slot per possible VA start */
-#define NSLOTS 4096
+#define NSLOTS 65536
 
 static u64 rng_state = 0x2545f4914f6cdd1dull;
 
@@ -36,6 +38,7 @@ struct world {
 	struct gpuva_it_spine spine;
 	struct drm_gpuva *slot[NSLOTS]; /* the model: at most one VA per slot */
 	size_t count;
+	size_t top; /* highest used slot while count != 0 */
 };
 
 static struct drm_gpuva *va_new(u64 addr, u64 range)
@@ -68,12 +71,10 @@ static bool check(struct world *w)
 	return true;
 }
 
+/* The highest used slot, or SIZE_MAX: w->top, kept by add and drop. */
 static size_t last_used(struct world *w)
 {
-	for (size_t i = NSLOTS; i-- > 0;)
-		if (w->slot[i])
-			return i;
-	return SIZE_MAX;
+	return w->count ? w->top : SIZE_MAX;
 }
 
 /* A VA inside slot @i that fits (range >= 1), inserted through the cache. */
@@ -98,7 +99,8 @@ static bool add_checked(struct world *w, size_t i, bool zero)
 		}
 	}
 	w->slot[i] = va;
-	w->count++;
+	if (!w->count++ || i > w->top)
+		w->top = i;
 	return true;
 }
 
@@ -107,7 +109,9 @@ static void drop(struct world *w, size_t i)
 	gpuva_it_remove(&w->root, w->slot[i]);
 	free(w->slot[i]);
 	w->slot[i] = NULL;
-	w->count--;
+	if (--w->count && i == w->top)
+		while (!w->slot[w->top])
+			w->top--;
 }
 
 /* A node on the right spine, as the tree has it now. */
@@ -127,14 +131,18 @@ static bool test_appends_only(void)
 
 	memset(&w, 0, sizeof(w));
 	w.root = RB_ROOT_CACHED;
+	w.spine.walk = GPUVA_IT_SPINE_WALK;
 	for (i = 0; i < NSLOTS; i++) {
 		ASSERT_TRUE(add_checked(&w, i, false));
-		if (i % 64 == 0 || i < 70)
+		if (i % 4096 == 0 || i < 70)
 			ASSERT_TRUE(check(&w));
 	}
 	ASSERT_TRUE(check(&w));
-	/* The cache holds the spine, root first, and ends at the rightmost. */
-	ASSERT_TRUE(w.spine.len >= 1);
+	/*
+	 * The spine grew long enough to be cached (short ones are walked): the
+	 * cache holds it, root first.
+	 */
+	ASSERT_TRUE(w.spine.len >= 24);
 	ASSERT_TRUE(w.spine.node[0] == (uintptr_t)w.root.rb_root.rb_node);
 	for (i = 0; i < NSLOTS; i++)
 		drop(&w, i);
@@ -149,12 +157,14 @@ static bool test_appends_only(void)
 	return check(&w);
 }
 
-static bool test_mixed(void)
+static bool mixed(unsigned int walk)
 {
 	static struct world w;
+	unsigned int cached_steps = 0;
 
 	memset(&w, 0, sizeof(w));
 	w.root = RB_ROOT_CACHED;
+	w.spine.walk = walk;
 	for (unsigned int step = 0; step < 200000; step++) {
 		size_t top = last_used(&w);
 		u64 r = rnd() % 100;
@@ -207,19 +217,38 @@ static bool test_mixed(void)
 				ASSERT_NONNULL(va);
 				gpuva_it_insert_after(&w.root, w.slot[i], va);
 				w.slot[i + 1] = va;
+				if (i + 1 > w.top)
+					w.top = i + 1;
 				w.count++;
 			}
 		}
-		if (step % 97 == 0 && !check(&w)) {
+		if (w.spine.len >= w.spine.walk && w.spine.node[0] == (uintptr_t)w.root.rb_root.rb_node)
+			cached_steps++;
+		if (step % 1999 == 0 && !check(&w)) {
 			fprintf(stderr, "# step %u\n", step);
 			return false;
 		}
 	}
 	ASSERT_TRUE(check(&w));
+	/* Most of the run had a spine long enough for the cache. */
+	if (!walk)
+		ASSERT_TRUE(cached_steps > 100000);
 	for (size_t i = 0; i < NSLOTS; i++)
 		if (w.slot[i])
 			drop(&w, i);
 	return check(&w);
+}
+
+/* The cache at every length, with every kind of staleness. */
+static bool test_mixed_always_cached(void)
+{
+	return mixed(0);
+}
+
+/* As the VM uses it: short spines walked, long ones cached. */
+static bool test_mixed_default(void)
+{
+	return mixed(GPUVA_IT_SPINE_WALK);
 }
 
 int main(int argc, char **argv)
@@ -227,6 +256,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		rng_state = strtoull(argv[1], NULL, 0);
 	RUN(test_appends_only);
-	RUN(test_mixed);
+	RUN(test_mixed_always_cached);
+	RUN(test_mixed_default);
 	return harness_done();
 }

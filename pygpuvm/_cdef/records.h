@@ -45,7 +45,10 @@
 
 #define PYGPUVM_REQ_WORDS 5
 
-/* Bit of pygpuvm_vm_bind()'s return value: WARNs are queued (gpuvm_warn_nqueued). */
+/* Bits of pygpuvm_vm_bind()'s return value: WARNs are queued (gpuvm_warn_nqueued); */
 #define PYGPUVM_BIND_WARNED (1l << 62)
+/* the records must be decoded in full (an op that is neither a map nor an
+ * unmap, or a record holding a GEM reference: PYGPUVM_OP_HELD). */
+#define PYGPUVM_BIND_DECODE (1l << 61)
 
 #endif

@@ -311,6 +311,7 @@ struct drm_gpuvm {
 	 */
 	struct gpuva_it_spine {
 		unsigned int len;
+		unsigned int walk; /* spines shorter than this are walked */
 		uintptr_t node[GPUVA_IT_SPINE_MAX];
 	} rb_spine;
 };

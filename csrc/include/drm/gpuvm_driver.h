@@ -307,8 +307,10 @@ void gpuvm_driver_va_destroy(struct drm_gpuva *va);
  *	kfree() and the internally locking forms
  *
  * Unlinks, removes and frees every VA but the reserved node (under the VM
- * resv when RESV_PROTECTED), runs the deferred cleanup in immediate mode and
- * drm_gpuvm_put()s the VM.
+ * resv when RESV_PROTECTED), runs the deferred cleanup in immediate mode (over
+ * the port also while this thread holds the VM resv, e.g. inside a
+ * transaction; the kernel's cleanup would take that resv itself, so there it
+ * is skipped then) and drm_gpuvm_put()s the VM.
  */
 void gpuvm_driver_vm_release(struct drm_gpuvm *gpuvm, const struct gpuvm_apply_ctx *ctx);
 
