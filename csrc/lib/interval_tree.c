@@ -157,7 +157,12 @@ static void it_append(struct rb_root_cached *root, struct gpuva_it_spine *spine,
 			len = 1;
 		}
 		for (;;) {
-			parent = (struct rb_node *)cache[k - 1];
+			/*
+			 * Read from the cache, not taken from the comparison
+			 * below (the compiler would otherwise reuse the loaded
+			 * right child and chain the loads again).
+			 */
+			parent = (struct rb_node *)*(volatile uintptr_t *)&cache[k - 1];
 			it_va(parent)->rb.__subtree_last = last;
 			if (k == len || (uintptr_t)parent->rb_right != cache[k])
 				break;
