@@ -263,7 +263,14 @@ class Exec:
                 ret = self._lock_bind(vm_exec)
             elif self._objects:
                 arr = ffi.new("struct drm_gem_object *[]", [o._ptr for o in self._objects])
-                ret = lib.drm_gpuvm_exec_lock_array(vm_exec, arr, len(self._objects))
+                if self.num_fences:
+                    ret = lib.drm_gpuvm_exec_lock_array(vm_exec, arr, len(self._objects))
+                else:
+                    # drm_gpuvm_exec_lock_array() reserves 0 slots on the objects,
+                    # a kernel WARN that fails the lock (EINVAL). The driver layer's
+                    # bind locking without binds locks the same, in the same order.
+                    ret = lib.gpuvm_driver_exec_lock_binds(vm_exec, ffi.NULL, 0, True, arr,
+                                                           len(self._objects))
             else:
                 ret = lib.drm_gpuvm_exec_lock(vm_exec)
         finally:

@@ -25,11 +25,13 @@ from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from .raw import ffi, lib
-from .replay import Command, Parser, TraceError, _Replayer, _restore_warn_hook, parse
+from .replay import (Command, Parser, TraceError, _container, _Replayer, _restore_warn_hook,
+                     parse)
 
 __all__ = ["TimelineError", "record", "render_trace", "MAX_CELLS"]
 
 U64 = 1 << 64
+_VA = "struct drm_gpuva"
 # Rows store the VAs before and after each command. Beyond this many stored
 # VAs in total, rows keep only the VAs near their request (and say so).
 MAX_CELLS = 200_000
@@ -103,12 +105,33 @@ class _Recorder(_Replayer):
 
     def pieces(self, lo: int, hi: int) -> list[Piece]:
         out = []
-        for va in self.vas():
+        for va in (self.vas() if lo == 0 else self._vas_from(lo, hi)):
             if va == self.kernel_node:
                 continue
             a, r = int(va.va.addr), int(va.va.range)
             if (a < hi and a + r > lo) or (r == 0 and lo <= a < hi):
                 out.append(self._pv(va))
+        return out
+
+    def _vas_from(self, lo: int, hi: int) -> list[Any]:
+        """The VAs, in address order, from the first one ending after ``lo``
+        (or a zero-sized one at ``lo``) up to the last one starting below
+        ``hi``: a superset of what ``pieces(lo, hi)`` keeps, found through the
+        tree rather than by walking every VA (a local row of a long trace)."""
+        head = ffi.addressof(self.vm[0], "rb", "list")
+        # First VA overlapping [lo, 2**64): every VA of non-zero size that starts
+        # at or after lo, or contains lo; zero-sized ones at lo come just before it.
+        va = lib.drm_gpuva_find_first(self.vm, lo, U64 - lo)
+        node = head if va == ffi.NULL else ffi.addressof(va[0], "rb", "entry")
+        while node.prev != head and int(_container(node.prev, _VA, "rb", "entry").va.addr) >= lo:
+            node = node.prev
+        out = []
+        while node != head:
+            va = _container(node, _VA, "rb", "entry")
+            if int(va.va.addr) >= hi:
+                break
+            out.append(va)
+            node = node.next
         return out
 
 

@@ -324,6 +324,23 @@ def test_bind_lock_without_fences_only_locks():
     vm.close()
 
 
+def test_exec_lock_objects_without_fences_only_locks():
+    # exec_lock(num_fences=0, objects=...) raised InvalidRangeError ("vm lock")
+    # after a 0-slot reservation WARN (drm_gpuvm_exec_lock_array's, as in the kernel).
+    vm = pygpuvm.VM()
+    a, b = bos("A", "B")
+    vm.map(0x10000, 4 * K, a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with vm.exec_lock(num_fences=0, objects=[b]) as ex:
+            assert names(ex.locked_objects) == ["VM", "A", "B"]
+            assert locked(a) and locked(b)
+        assert not locked(a) and not locked(b)
+        with vm.exec_lock(num_fences=2, objects=[b]) as ex:
+            assert names(ex.locked_objects) == ["VM", "A", "B"]
+    vm.close()
+
+
 def test_bind_lock_overlapping_binds_and_private_objects():
     # A later bind touching what an earlier one locks: duplicates are ignored.
     vm = pygpuvm.VM()

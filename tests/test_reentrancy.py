@@ -464,6 +464,21 @@ def test_warn_is_emitted_after_the_call_in_the_calling_thread():
     vm.close()
 
 
+def test_warn_queued_before_a_failing_call_waits_for_the_next_call():
+    # A method that raises leaves the thread's queued WARNs to its next call.
+    vm = pygpuvm.VM()
+    from pygpuvm.raw import ffi, lib
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        lib.gpuvm_warn(b"here.c", 9, b"%s", ffi.new("char[]", b"left queued"))
+        with pytest.raises(pygpuvm.InvalidRangeError):
+            vm.map(0, 0x1000)                       # the reserved node: EINVAL from C
+        assert [str(w.message) for w in seen] == []
+        len(vm.vas())
+        assert [str(w.message) for w in seen] == ["left queued [here.c:9]"]
+    vm.close()
+
+
 # ------------------------------------------------------------ argument checks
 
 

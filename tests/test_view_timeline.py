@@ -66,6 +66,29 @@ def test_local_rows_beyond_the_cell_budget():
     assert data["steps"][-1]["after"] == [[hex(0x100000 + 59 * 0x2000), "0x1000", 0, "0x0"]]
 
 
+def test_local_rows_equal_a_scan_of_every_va(monkeypatch):
+    """Local rows find their VAs through the tree (_vas_from); they must keep
+    exactly what scanning every VA keeps, zero-sized VAs and VAs at 0 included."""
+    import random
+
+    rng = random.Random(5)
+    text = [b"vm 0x0 0x100000000 0x0 0x1000\n", b"bo A\n", b"bo B ext\n"]
+    for _ in range(400):
+        a = rng.choice((0, 0x1000, rng.randrange(1, 64) * 0x1000, rng.randrange(1, 4096)))
+        n = rng.choice((0, 0x1000, 0x3000, rng.randrange(1, 16) * 0x1000, 1))
+        if rng.random() < 0.7:
+            text.append(b"map 0x%x 0x%x %s 0x0\n" % (a, n, rng.choice((b"A", b"B", b"-"))))
+        else:
+            text.append(b"unmap 0x%x 0x%x\n" % (a, n))
+    traces = [text] + [lines(t) for t in ("zero_range.trace", "reserved.trace", "example1.trace")]
+    fast = [timeline.record(t, max_cells=0) for t in traces]
+    with monkeypatch.context() as m:
+        m.setattr(timeline._Recorder, "_vas_from", lambda self, lo, hi: self.vas())
+        slow = [timeline.record(t, max_cells=0) for t in traces]
+    assert fast == slow
+    assert any(s["local"] and s["before"] for s in fast[0]["steps"])
+
+
 def test_page_is_self_contained(tmp_path):
     page = timeline.render_trace(lines("sm12_centered_keep.trace"), title="sm12")
     assert page.startswith("<!DOCTYPE html>")
