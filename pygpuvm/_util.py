@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
-import threading
 from typing import Any, Callable, Generic, Iterator, TypeVar
 from weakref import ref
 
+from . import _gcguard
 from ._gpuvm import ffi
 
 U64_MAX = (1 << 64) - 1
@@ -46,37 +45,14 @@ def retry(fill: Callable[[Any, int], int], n: int, new: Callable[[int], Any]) ->
 
 # ---------------------------------------------------------------- finalizers
 
-_gc_lock = threading.Lock()
-_gc_state = [0, False]  # holds, whether the collector was enabled at the first hold
-_gc_disable = gc.disable
-_gc_enable = gc.enable
-_gc_isenabled = gc.isenabled
-_gc_acquire = _gc_lock.acquire
-_gc_unlock = _gc_lock.release
-
-
-def gc_hold() -> None:
-    """Defer the cyclic collector (and so every ``__del__`` it would run) until the
-    matching :func:`gc_release`. Used around the code that turns C records into
-    wrappers: a collection there would run finalizers in this thread, under the
-    VM lock it holds, and a finalizer that unmaps or closes that VM would free
-    what the remaining records name. Holds nest and may overlap across threads."""
-    _gc_acquire()
-    st = _gc_state
-    if not st[0]:
-        st[1] = _gc_isenabled()
-        _gc_disable()
-    st[0] += 1
-    _gc_unlock()
-
-
-def gc_release() -> None:
-    _gc_acquire()
-    st = _gc_state
-    st[0] -= 1
-    if not st[0] and st[1]:
-        _gc_enable()
-    _gc_unlock()
+# gc_hold(): defer the cyclic collector (and so every ``__del__`` it would run)
+# until the matching gc_release(). Used around the code that turns C records
+# into wrappers: a collection there would run finalizers in this thread, under
+# the VM lock it holds, and a finalizer that unmaps or closes that VM would free
+# what the remaining records name. Holds nest and may overlap across threads.
+# In C (pygpuvm/_gcguard.c): each call runs whole under the GIL, no lock needed.
+gc_hold = _gcguard.hold
+gc_release = _gcguard.release
 
 
 C = TypeVar("C", bound=type)
