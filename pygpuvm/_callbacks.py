@@ -27,7 +27,7 @@ import atexit
 import errno
 import threading
 import warnings
-from typing import Any
+from typing import Any, cast
 
 from ._gpuvm import ffi, lib
 from .errors import GpuvmWarning
@@ -38,12 +38,15 @@ _tls = threading.local()
 # PENDING[0]: how many threads have a pending exception. Hot paths test this
 # list item (one load) and only then look at their thread-local slot.
 PENDING = [0]
+# gpuvm_warn_nqueued (WARNs queued in C, any thread) through a pointer:
+# WARN_QUEUED[0] costs less than the lib attribute on hot paths.
+WARN_QUEUED = ffi.addressof(cast(Any, lib), "gpuvm_warn_nqueued")
 _pending_lock = threading.Lock()
 
 
 def raise_pending() -> None:
     """Emit this thread's queued WARNs; raise the exception one turned into, if any."""
-    if lib.gpuvm_warn_nqueued:
+    if WARN_QUEUED[0]:
         emit_queued()
     if not PENDING[0]:
         return

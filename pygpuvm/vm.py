@@ -86,6 +86,7 @@ _new = ffi.new
 _unpack = ffi.unpack
 _PENDING = _callbacks.PENDING
 _raise_pending = _callbacks.raise_pending
+_WARN_QUEUED = _callbacks.WARN_QUEUED
 _collect_recs = lib.pygpuvm_vm_collect_recs
 _vm_bind = lib.pygpuvm_vm_bind
 # Flag bits of pygpuvm_vm_bind()'s return value.
@@ -417,7 +418,7 @@ class VM:
         finally:
             gc_release()
             self._lock.release()
-        if _PENDING[0] or lib.gpuvm_warn_nqueued:
+        if _PENDING[0] or _WARN_QUEUED[0]:
             _raise_pending()
         return result
 
@@ -463,7 +464,7 @@ class VM:
         if warn:
             for text in warn:
                 warnings.warn(GpuvmWarning(text), stacklevel=3)
-        if _PENDING[0] or lib.gpuvm_warn_nqueued:
+        if _PENDING[0] or _WARN_QUEUED[0]:
             _raise_pending()
         return result
 
@@ -601,7 +602,7 @@ class VM:
             self._scratch = scratch
         finally:
             self._lock.release()
-        if _PENDING[0] or lib.gpuvm_warn_nqueued:
+        if _PENDING[0] or _WARN_QUEUED[0]:
             _raise_pending()
         return va
 
@@ -657,7 +658,7 @@ class VM:
         finally:
             gc_release()
             self._lock.release()
-        if _PENDING[0] or lib.gpuvm_warn_nqueued:
+        if _PENDING[0] or _WARN_QUEUED[0]:
             _raise_pending()
         return out
 
