@@ -424,3 +424,15 @@ def test_real_kernel_backend_tiny(run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "ours/kernel" in (tmp_path / "R.md").read_text()
+
+
+@checkout_only
+def test_overlap_interleaved_script_runs():
+    """benchmarks/overlap_interleaved.py (the figures of docs/visualization.md)
+    runs and checks its answers against intervaltree's (tiny VM, one round)."""
+    pytest.importorskip("intervaltree")
+    env = dict(os.environ, PYGPUVM_BENCH_TINY="1", ROUNDS="1")
+    out = subprocess.run([sys.executable, str(BENCH_DIR / "overlap_interleaved.py")],
+                         capture_output=True, text=True, env=env, timeout=300, check=True).stdout
+    for name in ("single, len()", "batched vm.tables, counts", "single, addr column"):
+        assert re.search(re.escape(name) + r" .* ratio median [\d.]+x", out), out
