@@ -1,4 +1,4 @@
-"""Columnar overlap queries against intervaltree, interleaved (issue 13).
+"""Columnar overlap queries against intervaltree, interleaved.
 
     python benchmarks/overlap_interleaved.py          # ROUNDS=15, CLOCK=cpu by default
 

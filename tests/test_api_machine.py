@@ -1,4 +1,4 @@
-"""A hypothesis state machine over the whole public API (issue 12, item 2).
+"""A hypothesis state machine over the whole public API.
 
 The machine keeps live, closed and stale objects of every class (VMs, GEM
 objects, vm_bos, VAs, ops lists, batches, exec transactions, fences, tables)

@@ -247,7 +247,7 @@ def exec_run(fn):
     return ret, [ex.objects[i] for i in range(ex.num_objects)], ex
 
 
-# ====================================================== issue 2: VM and VA functions
+# ============================================================= VM and VA functions
 
 
 def test_init_put_on_a_vm_the_caller_owns():
@@ -1227,7 +1227,7 @@ def test_apply_fails_cleanly_at_every_allocation(world, flags):
                        (0xB000, 0x1000, "A", 0xB000)]
 
 
-# =================================================== issues 4 and 5: exec, lists
+# ============================================================= exec, lists
 
 IMM, PROT = lib.DRM_GPUVM_IMMEDIATE_MODE, lib.DRM_GPUVM_RESV_PROTECTED
 

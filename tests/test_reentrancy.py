@@ -1,4 +1,4 @@
-"""Regression tests for issue 12: Python code that used to crash, hang or
+"""Regression tests: Python code that used to crash, hang or
 misbehave pygpuvm through re-entrancy, copies, cross-thread close and WARN hooks.
 
 Scripts that used to abort the interpreter (use-after-free, a C BUG) or spin

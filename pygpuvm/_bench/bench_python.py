@@ -333,7 +333,7 @@ def test_overlap_intervaltree(benchmark: Any, itree: Any,
     assert benchmark(run) == _expected(queries)
 
 
-# ------------------------------------------------------------------ columnar queries (issue 13)
+# ------------------------------------------------------------------ columnar queries
 # vm.table() fills five u64 columns in one C call. Shapes of query, each
 # against intervaltree on the same data and the same ranges, each side paying
 # for what a user of its answer pays:

@@ -61,7 +61,7 @@ FLUSH_LINES = 8192
 
 # Steady-state mix of the non-reset actions (resets are driven by the live
 # count). Tuned so the whole measured phase averages ~1.4 ops per command,
-# the figure of the kernel measurement in issue 6.
+# the mix of the kernel measurement the targets were first set against.
 STEADY_WEIGHTS = (
     ("split", 0.12),  # map strictly inside a piece: remap(prev,next) + map
     ("replace", 0.13),  # map exactly over a piece: unmap + map

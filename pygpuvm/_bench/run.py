@@ -79,7 +79,7 @@ if __package__:
 else:
     gen_trace = _load_sibling("gen_trace")
 
-# Targets (issue 10), as ratios ours/kernel measured in the same run:
+# Targets, as ratios ours/kernel measured in the same run:
 # (live, workload) -> the largest allowed time ratio.
 TIME_TARGETS = {
     (1_000, "population"): 0.7, (1_000, "steady"): 0.7,
